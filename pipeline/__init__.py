@@ -1,0 +1,1 @@
+"""streamdet pipeline: stages, transport, sources, sinks, supervisor."""

@@ -1,0 +1,27 @@
+"""Options of ``run_pipeline.py bench`` (kept apart so --help works without heavy imports)."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_bench_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="YAML config (default: the embedded default)")
+    p.add_argument("--source", default=None, help="default: synthetic, no drops, as fast as it goes")
+    p.add_argument("--model", default=None)
+    p.add_argument("--size", default=None)
+    p.add_argument("--weights", default=None)
+    p.add_argument("--engine", default=None, choices=["auto", "torch", "onnxruntime", "tensorrt"])
+    p.add_argument("--device", default=None)
+    p.add_argument("--half", action="store_true", default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--frames", type=int, default=600, help="timed frames per stream")
+    p.add_argument("--warmup", type=int, default=60, help="frames per stream excluded from the statistics")
+    p.add_argument("--repeat", type=int, default=1, help="repeat R times and report medians")
+    p.add_argument("--streams", type=int, default=1, help="K synthetic streams at once")
+    p.add_argument("--max-batch", type=int, default=None, help="cross-stream batching up to N")
+    p.add_argument("--live-rate", type=float, default=None,
+                   help="overload mode: the source produces FPS frames per second, newest frame wins")
+    p.add_argument("--scaling", action="store_true", help="K = 1, 2, 4, 8 streams, with and without batching")
+    p.add_argument("--suite", default="pipeline", choices=["pipeline", "transport", "ops", "engines"],
+                   help="pipeline (default), transport (one hop: shm vs raw ZeroMQ), ops (decode+NMS), engines (bare FPS)")
+    p.add_argument("--out", default="benchmarks/results/latest", help="folder for bench.json and bench.png")

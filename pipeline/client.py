@@ -1,0 +1,51 @@
+"""A small subscriber client: iterate over published detection messages.
+
+    from pipeline.client import Subscriber
+    with Subscriber("tcp://127.0.0.1:5556") as sub:
+        for message in sub:
+            print(message["frame_id"], message["detections"])
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import zmq
+
+from pipeline.schema import loads
+
+
+class Subscriber:
+    def __init__(self, endpoint: str = "tcp://127.0.0.1:5556", streams: list[str] | None = None,
+                 encoding: str = "json", timeout_s: float | None = None) -> None:
+        self.encoding, self.timeout_ms = encoding, None if timeout_s is None else int(timeout_s * 1e3)
+        self._ctx = zmq.Context()
+        self.sock = self._ctx.socket(zmq.SUB)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.RCVHWM, 10_000)
+        for stream in streams or [""]:
+            self.sock.setsockopt(zmq.SUBSCRIBE, stream.encode())
+        self.sock.connect(endpoint)
+
+    def recv(self) -> dict | None:
+        """The next message, or None when ``timeout_s`` passed without one."""
+        if self.timeout_ms is not None and not self.sock.poll(self.timeout_ms):
+            return None
+        _topic, payload = self.sock.recv_multipart()
+        return loads(payload, self.encoding)
+
+    def __iter__(self) -> Iterator[dict]:
+        while True:
+            message = self.recv()
+            if message is None:
+                return
+            yield message
+
+    def close(self) -> None:
+        self.sock.close(0)
+        self._ctx.term()
+
+    def __enter__(self) -> "Subscriber":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,85 @@
+"""Rolling latency and throughput statistics, read off the envelopes' stage timestamps."""
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+
+import numpy as np
+
+from pipeline.messages import Envelope, stage_latencies_ms
+
+
+def percentiles(values) -> dict[str, float]:
+    if len(values) == 0:
+        return {"p50_ms": float("nan"), "p95_ms": float("nan"), "p99_ms": float("nan"), "n": 0}
+    p50, p95, p99 = np.percentile(np.asarray(values, dtype=np.float64), [50, 95, 99])
+    return {"p50_ms": round(float(p50), 3), "p95_ms": round(float(p95), 3),
+            "p99_ms": round(float(p99), 3), "n": len(values)}
+
+
+class Metrics:
+    """Keeps the last ``window`` samples per stage/hop and counts frames over the whole run."""
+
+    def __init__(self, window: int = 10_000) -> None:
+        self.samples: dict[str, deque] = defaultdict(lambda: deque(maxlen=window))
+        self.timeline: deque = deque(maxlen=window)      # (publish time, end-to-end ms)
+        self.frames = 0
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+        self.counts: dict[str, dict] = {}                 # latest counters per stage
+        self.per_stream: dict[str, int] = defaultdict(int)
+
+    def add(self, env: Envelope, published_ts: float, sink_ms: float) -> None:
+        for key, ms in stage_latencies_ms(env.stamps).items():
+            self.samples[key].append(ms)
+        self.samples["sink"].append(sink_ms)
+        e2e = (published_ts - env.capture_ts) * 1e3
+        self.samples["end_to_end"].append(e2e)
+        self.timeline.append((published_ts, e2e))
+        self.frames += 1
+        self.per_stream[env.stream] += 1
+        self.first_ts = published_ts if self.first_ts is None else self.first_ts
+        self.last_ts = published_ts
+        self.counts.update(env.meta.get("counts", {}))
+
+    def fps(self) -> float:
+        if self.frames < 2 or self.last_ts == self.first_ts:
+            return 0.0
+        return (self.frames - 1) / (self.last_ts - self.first_ts)
+
+    def recent_fps(self, seconds: float = 2.0) -> float:
+        now = time.time()
+        recent = [t for t, _ in self.timeline if now - t <= seconds]
+        return len(recent) / seconds if recent else 0.0
+
+    def total(self, counter: str) -> int:
+        return sum(int(c.get(counter, 0)) for c in self.counts.values())
+
+    def summary(self) -> dict:
+        stages = {k: percentiles(v) for k, v in self.samples.items() if k != "end_to_end"}
+        return {"frames": self.frames, "fps": round(self.fps(), 2),
+                "dropped": self.total("dropped"), "stale": self.total("stale"),
+                "malformed": self.total("malformed"), "failed": self.total("failed"),
+                "corrupt": self.total("corrupt"), "reconnects": self.total("reconnects"),
+                "per_stream": dict(self.per_stream), "stages": stages,
+                "end_to_end": percentiles(self.samples["end_to_end"]), "counts": self.counts}
+
+    def status_line(self) -> str:
+        def p50(key):
+            v = self.samples.get(key)
+            return f"{np.median(v):.1f}" if v else "-"
+        return (f"{self.recent_fps():6.1f} FPS | cap {p50('capture')} pre {p50('preprocess')} "
+                f"inf {p50('inference')} post {p50('postprocess')} ms | e2e {p50('end_to_end')} ms"
+                f" | frames {self.frames} dropped {self.total('dropped')}")
+
+
+def format_summary(summary: dict) -> str:
+    """The end-of-run table printed on the terminal."""
+    lines = [f"frames {summary['frames']}  fps {summary['fps']}  dropped {summary['dropped']}  "
+             f"stale {summary['stale']}  malformed {summary['malformed']}  failed {summary['failed']}"
+             f"  restarts {summary.get('restarts', 0)}",
+             f"{'stage':<26}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"]
+    rows = list(summary["stages"].items()) + [("end_to_end", summary["end_to_end"])]
+    for name, p in rows:
+        lines.append(f"{name:<26}{p['p50_ms']:>9.2f}{p['p95_ms']:>9.2f}{p['p99_ms']:>9.2f}")
+    return "\n".join(lines)

@@ -1,0 +1,209 @@
+"""The stage interface (setup / process / close) and the one run loop all stages share.
+
+The loop receives envelopes by the hop's policy, times each stage, releases the
+shared-memory slots it no longer needs, checks that no slot it read was
+overwritten meanwhile (stale frames are dropped and counted), stamps, sends and
+forwards end-of-stream. Counters of what a stage dropped ride on every envelope
+it sends (``meta["counts"][stage]``), so the sink sees all of them without a
+side channel.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import zmq
+
+from pipeline.messages import EOS, Envelope
+from pipeline.shm import RingCache, SlotRef, SlotRing, SlotWriter, StaleSlot
+from pipeline.transport import Endpoint, Receiver, Sender
+
+log = logging.getLogger("streamdet.stage")
+
+
+@dataclass
+class StageSpec:
+    """Plain data the supervisor hands a stage process (spawn-safe)."""
+    name: str                      # unique: "capture.cam0", "preprocess", ...
+    kind: str                      # capture | preprocess | inference | postprocess | sink
+    input: str | None              # endpoint this stage binds and pulls from
+    output: str | None             # endpoint this stage connects and pushes to
+    policy: str = "wait"
+    hwm: int = 4
+    run_prefix: str = "streamdet"  # shared-memory names start with this
+    nslots: int = 8
+    allow_remote: bool = False
+    config: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)   # stage-specific (stream name, ...)
+
+
+class StageIO:
+    """A stage's sockets, the rings it reads and the ring it writes."""
+
+    def __init__(self, spec: StageSpec, ctx: zmq.Context) -> None:
+        self.spec = spec
+        self.receiver = self.sender = None
+        if spec.input:
+            self.receiver = Receiver(ctx, Endpoint.parse(spec.input), policy=spec.policy,
+                                     hwm=spec.hwm, allow_remote=spec.allow_remote)
+        if spec.output:
+            self.sender = Sender(ctx, Endpoint.parse(spec.output), policy=spec.policy, hwm=spec.hwm)
+        self.local_output = self.sender is not None and self.sender.endpoint.is_local
+        self.rings = RingCache()
+        self._ring: SlotRing | None = None
+        self._writer: SlotWriter | None = None
+        self._seq = 0
+        self.stale = 0      # frames whose slot was overwritten before we were done
+        self.failed = 0     # frames whose processing raised
+
+    # -- reading ----------------------------------------------------------
+    def array(self, env: Envelope, name: str) -> np.ndarray:
+        value = env.arrays[name]
+        return self.rings.resolve(value) if isinstance(value, SlotRef) else value
+
+    def still_valid(self, env: Envelope) -> bool:
+        return all(self.rings.get(ref).valid(ref) for ref in env.refs())
+
+    def release(self, env: Envelope, keep: Envelope | None = None) -> None:
+        kept = set() if keep is None else {(r.ring, r.seq) for r in keep.refs()}
+        for ref in env.refs():
+            if (ref.ring, ref.seq) not in kept:
+                try:
+                    self.rings.get(ref).release(ref.seq)
+                except FileNotFoundError:
+                    pass   # producer restarted and its old ring is gone
+
+    # -- writing ----------------------------------------------------------
+    def alloc(self, shapes: dict[str, tuple], stopping=lambda: False) -> dict[str, np.ndarray] | None:
+        """Writable arrays for the next message: ring views on a local hop, plain arrays otherwise.
+
+        Returns None if a stop was requested while waiting for a free slot.
+        """
+        if not self.local_output:
+            return {name: np.empty(shape, dtype) for name, (shape, dtype) in shapes.items()}
+        need = sum(int(np.prod(s)) * np.dtype(d).itemsize + 64 for s, d in shapes.values())
+        if self._ring is None or self._ring.slot_size < need:
+            self._new_ring(need)
+        while True:
+            slot = self._ring.reserve(self._seq, wait=self.spec.policy == "wait", timeout_s=0.2)
+            if slot is not None:
+                break
+            if stopping():
+                return None
+        self._writer = SlotWriter(self._ring, self._seq, slot)
+        self._seq += 1
+        return {name: self._writer.array(name, shape, dtype) for name, (shape, dtype) in shapes.items()}
+
+    def commit(self, arrays: dict[str, np.ndarray]) -> dict:
+        """What to put in the outgoing envelope's ``arrays`` for what ``alloc`` gave."""
+        if self._writer is None:
+            return arrays
+        refs, self._writer = self._writer.commit(), None
+        return refs
+
+    def _new_ring(self, need: int) -> None:
+        if self._ring is not None:
+            self._ring.close(unlink=True)
+        name = f"{self.spec.run_prefix}-{self.spec.name}"
+        self._ring = SlotRing.create(name, self.spec.nslots, need)
+
+    # -- counters ---------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        r, s = self.receiver, self.sender
+        return {"dropped": (r.dropped if r else 0) + (s.dropped if s else 0),
+                "malformed": r.malformed if r else 0, "stale": self.stale, "failed": self.failed}
+
+    def close(self) -> None:
+        for sock in (self.receiver, self.sender):
+            if sock is not None:
+                sock.close()
+        self.rings.close()
+        if self._ring is not None:
+            self._ring.close(unlink=True)
+
+
+class Stage:
+    """Override setup/process/close; ``run`` is the shared loop (capture overrides it)."""
+    max_batch = 1
+    batch_wait_s = 0.0
+
+    def __init__(self, spec: StageSpec) -> None:
+        self.spec, self.name = spec, spec.name
+        self.stopping = False   # set by SIGTERM/SIGINT
+        self.finished = False   # set by a stage that has seen the end of every stream
+
+    def setup(self, io: StageIO) -> None:
+        self.io = io
+
+    def process(self, env: Envelope) -> Envelope | None:
+        raise NotImplementedError
+
+    def process_batch(self, envs: list[Envelope]) -> list[Envelope | None]:
+        return [self.process(env) for env in envs]
+
+    def on_eos(self, env: Envelope) -> Envelope | None:
+        return env
+
+    def close(self) -> None:
+        pass
+
+    def run(self) -> None:
+        io = self.io
+        while not (self.stopping or self.finished):
+            envs = self._gather()
+            for env in io.receiver.take_discarded():
+                io.release(env)
+            frames = [e for e in envs if e.kind != EOS]
+            if frames:
+                self._handle(frames)
+            for env in envs:
+                if env.kind == EOS:
+                    out = self.on_eos(env)
+                    if out is not None and io.sender is not None:
+                        io.sender.send(out, lambda: self.stopping)
+
+    def _gather(self) -> list[Envelope]:
+        envs = self.io.receiver.recv(timeout_ms=100)
+        if self.max_batch <= 1 or not envs:
+            return envs
+        deadline = time.monotonic() + self.batch_wait_s
+        while sum(e.kind != EOS for e in envs) < self.max_batch:
+            left_ms = int((deadline - time.monotonic()) * 1e3)
+            if left_ms <= 0:
+                break
+            envs += self.io.receiver.recv(timeout_ms=left_ms)
+        return envs
+
+    def _handle(self, frames: list[Envelope]) -> None:
+        io = self.io
+        t_in = time.time()
+        try:
+            outs = self.process_batch(frames)
+        except StaleSlot:
+            outs = [None] * len(frames)
+            io.stale += len(frames)
+        except Exception:   # a bad frame must not take the stage down: drop it, count it, say why
+            log.exception("%s: dropped %d frame(s) after an error", self.name, len(frames))
+            outs = [None] * len(frames)
+            io.failed += len(frames)
+        t_out = time.time()
+        for env, out in zip(frames, outs):
+            if out is not None and not io.still_valid(env):
+                io.stale += 1          # a slot we read was overwritten while we worked
+                out = None
+            io.release(env, keep=out)
+            if out is None or io.sender is None:
+                continue
+            out.stamp(self.name.split(".")[0], t_in, t_out)
+            out.meta.setdefault("counts", {})[self.name] = io.counts()
+            io.sender.send(out, lambda: self.stopping)
+
+
+def install_stop_handlers(stage: Stage) -> None:
+    def _stop(signum, frame):
+        stage.stopping = True
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)

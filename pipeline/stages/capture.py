@@ -1,0 +1,65 @@
+"""Capture: read a source and put each frame into a shared-memory slot.
+
+Frames are decoded (or rendered) straight into the slot when the source can,
+so the pixels are written once. Live sources drop on their own (their reader
+thread keeps the newest frame); the hop policy decides the rest.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from pipeline.messages import Envelope
+from pipeline.sources.factory import make_source
+from pipeline.stage import Stage, StageIO
+
+log = logging.getLogger("streamdet.capture")
+
+
+class CaptureStage(Stage):
+    def setup(self, io: StageIO) -> None:
+        super().setup(io)
+        self.stream = self.spec.options["stream"]
+        self.source = make_source(self.spec.config["source"], self.spec.options.get("index", 0))
+        self.source.open()
+        self.last_id = -1
+
+    def run(self) -> None:
+        io = self.io
+        while not self.stopping:
+            h, w = self.source.frame_shape
+            arrays = io.alloc({"frame": ((h, w, 3), np.uint8)}, lambda: self.stopping)
+            if arrays is None:
+                break
+            t_in = time.time()
+            frame = self.source.read(out=arrays["frame"])
+            if frame is None:
+                break
+            if frame.image is not arrays["frame"]:
+                if frame.image.shape != arrays["frame"].shape:
+                    log.info("%s: frame size changed to %s", self.stream, frame.image.shape)
+                    continue   # next alloc uses the new frame_shape
+                arrays["frame"][...] = frame.image
+            env = Envelope(stream=self.stream, frame_id=frame.frame_id, capture_ts=frame.capture_ts,
+                           width=w, height=h, arrays=io.commit(arrays))
+            t_out = time.time()
+            env.stamp("capture", min(t_in, frame.capture_ts), t_out)
+            env.meta["counts"] = {self.name: self._counts()}
+            io.sender.send(env, lambda: self.stopping)
+            self.last_id = frame.frame_id
+        if not self.stopping:
+            io.sender.send(Envelope.eos(self.stream, self.last_id), lambda: self.stopping)
+            log.info("%s: end of stream after frame %d", self.stream, self.last_id)
+
+    def _counts(self) -> dict:
+        counts = self.io.counts()
+        stats = self.source.stats
+        counts["dropped"] += stats.dropped
+        counts["corrupt"] = stats.corrupt
+        counts["reconnects"] = stats.reconnects
+        return counts
+
+    def close(self) -> None:
+        self.source.close()

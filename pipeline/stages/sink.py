@@ -1,0 +1,76 @@
+"""Sink: publish each frame's detections, write files, keep the latency statistics.
+
+It is the last holder of every shared-memory slot, so it releases them all.
+At the end of every stream (or on stop) it writes the run summary.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import zmq
+
+from pipeline.messages import Envelope
+from pipeline.metrics import Metrics
+from pipeline.schema import to_public
+from pipeline.sinks.jsonl import JsonlWriter
+from pipeline.sinks.publisher import Publisher
+from pipeline.sinks.video import VideoWriter
+from pipeline.stage import Stage, StageIO
+
+log = logging.getLogger("streamdet.sink")
+
+
+class SinkStage(Stage):
+    def setup(self, io: StageIO) -> None:
+        super().setup(io)
+        cfg = self.spec.config
+        self.metrics = Metrics()
+        self.expected_eos = self.spec.options.get("streams", 1)
+        self.eos_seen: set[str] = set()
+        self.writers = [Publisher(zmq.Context.instance(), cfg["publish"]["endpoint"],
+                                  cfg["publish"]["encoding"],
+                                  allow_remote=cfg["transport"]["allow_remote"])]
+        if cfg["sinks"]["jsonl"]:
+            self.writers.append(JsonlWriter(cfg["sinks"]["jsonl"]))
+        if cfg["sinks"]["video"]:
+            self.writers.append(VideoWriter(cfg["sinks"]["video"], fps=cfg["source"]["fps"]))
+        self.status = cfg["sinks"]["status"]
+        self._next_status = 0.0
+
+    def process(self, env: Envelope) -> None:
+        t_in = time.time()
+        frame = self.io.array(env, "frame") if "frame" in env.arrays else None
+        message = to_public(env, t_in)
+        for writer in self.writers:
+            writer.write(message, frame)
+        t_out = time.time()
+        self.metrics.add(env, t_out, (t_out - t_in) * 1e3)
+        if self.status and t_out >= self._next_status:
+            self._next_status = t_out + 1.0
+            sys.stderr.write("\r" + self.metrics.status_line() + " ")
+            sys.stderr.flush()
+        return None
+
+    def on_eos(self, env: Envelope) -> None:
+        self.eos_seen.add(env.stream)
+        if len(self.eos_seen) >= self.expected_eos:
+            self.finished = True
+        return None
+
+    def close(self) -> None:
+        if self.status:
+            sys.stderr.write("\n")
+        for writer in self.writers:
+            try:
+                writer.close()
+            except Exception as exc:   # one broken file must not lose the summary
+                log.warning("closing %s: %s", type(writer).__name__, exc)
+        path = self.spec.options.get("summary_path")
+        if path:
+            summary = self.metrics.summary()
+            summary["complete"] = len(self.eos_seen) >= self.expected_eos
+            Path(path).write_text(json.dumps(summary))

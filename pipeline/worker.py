@@ -1,0 +1,74 @@
+"""The body of every stage process: build the stage, run it, report a user error in one line.
+
+Exit codes the supervisor reads: 0 finished or stopped, 3 a user error (bad
+source, weights, engine: message in ``<run dir>/<stage>.error``, never
+restarted), anything else a crash (restarted).
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import zmq
+
+from pipeline.stage import StageIO, StageSpec, install_stop_handlers
+
+EXIT_USER_ERROR = 3
+STAGE_CLASSES = {
+    "capture": "pipeline.stages.capture:CaptureStage",
+    "preprocess": "pipeline.stages.preprocess:PreprocessStage",
+    "inference": "pipeline.stages.inference:InferenceStage",
+    "postprocess": "pipeline.stages.postprocess:PostprocessStage",
+    "sink": "pipeline.stages.sink:SinkStage",
+}
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean 'the user asked for something that cannot work', not a crash."""
+    from pipeline.config import ConfigError
+    from pipeline.sources.base import SourceError
+    errors: list = [SourceError, ConfigError, ValueError, FileNotFoundError, OSError]
+    try:
+        from engines.base import EngineUnavailable
+        errors.append(EngineUnavailable)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this process if the supervisor dies: no orphans even after kill -9."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
+    _die_with_parent()
+    logging.basicConfig(level=log_level, stream=sys.stderr,
+                        format=f"%(asctime)s {spec.name} %(levelname)s %(message)s")
+    os.environ.setdefault("OMP_NUM_THREADS", str(spec.config["engine"]["threads"]))
+    module, _, cls_name = STAGE_CLASSES[spec.kind].partition(":")
+    stage = getattr(importlib.import_module(module), cls_name)(spec)
+    install_stop_handlers(stage)
+    ctx = zmq.Context()
+    io = StageIO(spec, ctx)
+    try:
+        try:
+            stage.setup(io)
+        except user_errors() as exc:
+            Path(run_dir, f"{spec.name}.error").write_text(f"{spec.name}: {exc}")
+            raise SystemExit(EXIT_USER_ERROR)
+        stage.run()
+    finally:
+        try:
+            stage.close()
+        finally:
+            io.close()
+            ctx.term()

@@ -1,0 +1,72 @@
+from pathlib import Path
+
+import pytest
+
+from pipeline import config
+from pipeline.config import ConfigError
+
+CONFIGS = sorted(Path(__file__).resolve().parents[2].joinpath("configs").glob("*.yaml"))
+
+
+def write(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_the_embedded_default():
+    cfg = config.load(None)
+    assert cfg["source"]["uri"] == "synthetic" and cfg["model"]["name"] == "yolo"
+    assert cfg["publish"]["endpoint"] == "tcp://127.0.0.1:5556"
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_shipped_configs_validate(path):
+    assert config.load(path)["source"]["uri"]
+
+
+def test_shipped_configs_cover_the_uses():
+    names = {p.stem for p in CONFIGS}
+    assert {"default", "yolo_rtsp", "centernet_file", "maskrcnn"} <= names
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("sourse:\n  uri: synthetic\n", "unknown section 'sourse'"),
+    ("source:\n  url: x\n", "source.url: unknown key"),
+    ("engine:\n  threads: two\n", "engine.threads: expected int, got str 'two'"),
+    ("engine:\n  threads: 0\n", "engine.threads: expected a positive number"),
+    ("engine:\n  half: 1\n", "engine.half: expected bool"),
+    ("source:\n  fps: true\n", "source.fps: expected int or float, got bool"),
+    ("engine:\n  name: tensorflow\n", "engine.name: expected one of auto, torch"),
+    ("model:\n  conf_threshold: 1.5\n", "model.conf_threshold: expected a number in [0, 1]"),
+    ("publish:\n  endpoint: localhost:5556\n", "is not an endpoint"),
+    ("publish:\n  endpoint: tcp://127.0.0.1:99999\n", "port 1-65535"),
+    ("publish:\n  endpoint: udp://127.0.0.1:5\n", "unknown transport 'udp'"),
+    ("publish:\n  endpoint: tcp://0.0.0.0:5556\n", "refusing to listen beyond 127.0.0.1"),
+    ("transport:\n  endpoints:\n    capture: ipc:///tmp/x\n", "transport.endpoints.capture: unknown stage"),
+    ("- just\n- a list\n", "expected a mapping of sections"),
+    ("source: [1, 2]\n", "source: expected a mapping"),
+    ("source:\n  uri: 'x\n", "not valid YAML"),
+])
+def test_bad_config_names_file_key_and_expectation(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert str(path) in str(err.value) and expected in str(err.value)
+
+
+def test_remote_bind_allowed_when_config_says_so(tmp_path):
+    cfg = config.load(write(tmp_path, "transport:\n  allow_remote: true\npublish:\n  endpoint: tcp://0.0.0.0:5556\n"))
+    assert cfg["publish"]["endpoint"] == "tcp://0.0.0.0:5556"
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        config.load(tmp_path / "nope.yaml")
+
+
+def test_command_line_overrides_and_revalidates():
+    cfg = config.override(config.load(None), {"source.uri": "clip.mp4", "engine.threads": None})
+    assert cfg["source"]["uri"] == "clip.mp4" and cfg["engine"]["threads"] == 1
+    with pytest.raises(ConfigError, match="command line: engine.threads"):
+        config.override(cfg, {"engine.threads": -1})
