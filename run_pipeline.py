@@ -59,10 +59,12 @@ def run_config(args: argparse.Namespace) -> dict:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.metrics import format_summary
+    from pipeline.sources.factory import make_source
     from pipeline.supervisor import Supervisor
     cfg = run_config(args)
     if args.save_ground_truth and cfg["source"]["uri"] != "synthetic":
         raise ValueError("--save-ground-truth works only with the synthetic source")
+    make_source(cfg["source"])   # a missing file or a bad source string fails here, before any process starts
     logging.getLogger("streamdet").info("publishing on %s (%s)", cfg["publish"]["endpoint"],
                                         cfg["publish"]["encoding"])
     summary = Supervisor(cfg, log_level=args.log_level).run()

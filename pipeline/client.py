@@ -22,16 +22,19 @@ class Subscriber:
         self.sock = self._ctx.socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RCVHWM, 10_000)
-        for stream in streams or [""]:
-            self.sock.setsockopt(zmq.SUBSCRIBE, stream.encode())
+        self.streams = {s.encode() for s in streams} if streams else None
+        for stream in self.streams or [b""]:
+            self.sock.setsockopt(zmq.SUBSCRIBE, stream)   # ZeroMQ matches prefixes; recv() checks exactly
         self.sock.connect(endpoint)
 
     def recv(self) -> dict | None:
         """The next message, or None when ``timeout_s`` passed without one."""
-        if self.timeout_ms is not None and not self.sock.poll(self.timeout_ms):
-            return None
-        _topic, payload = self.sock.recv_multipart()
-        return loads(payload, self.encoding)
+        while True:
+            if self.timeout_ms is not None and not self.sock.poll(self.timeout_ms):
+                return None
+            topic, payload = self.sock.recv_multipart()
+            if self.streams is None or topic in self.streams:
+                return loads(payload, self.encoding)
 
     def __iter__(self) -> Iterator[dict]:
         while True:

@@ -62,7 +62,16 @@ class Metrics:
                 "malformed": self.total("malformed"), "failed": self.total("failed"),
                 "corrupt": self.total("corrupt"), "reconnects": self.total("reconnects"),
                 "per_stream": dict(self.per_stream), "stages": stages,
-                "end_to_end": percentiles(self.samples["end_to_end"]), "counts": self.counts}
+                "end_to_end": percentiles(self.samples["end_to_end"]), "counts": self.counts,
+                "timeline": self._timeline()}
+
+    def _timeline(self, points: int = 2000) -> list[list[float]]:
+        """[seconds since the first frame, end-to-end ms], thinned to at most ``points``."""
+        if not self.timeline:
+            return []
+        step = max(1, len(self.timeline) // points)
+        t0 = self.timeline[0][0]
+        return [[round(t - t0, 4), round(ms, 3)] for t, ms in list(self.timeline)[::step]]
 
     def status_line(self) -> str:
         def p50(key):

@@ -69,11 +69,12 @@ def build_specs(cfg: dict, run_dir: Path, prefix: str) -> list[StageSpec]:
 
 
 class Supervisor:
-    def __init__(self, cfg: dict, log_level: str = "INFO") -> None:
+    def __init__(self, cfg: dict, log_level: str = "INFO", warmup_frames: int = 0) -> None:
         self.cfg, self.log_level = cfg, log_level
         self.run_dir = Path(tempfile.mkdtemp(prefix="streamdet-"))
         self.prefix = f"streamdet-{os.getpid()}-{secrets.token_hex(3)}"
         self.specs = {s.name: s for s in build_specs(cfg, self.run_dir, self.prefix)}
+        self.specs["sink"].options["warmup_frames"] = warmup_frames
         self.procs: dict[str, mp.Process] = {}
         self.restarts: dict[str, int] = {name: 0 for name in self.specs}
         self.finished: set[str] = set()
@@ -85,6 +86,7 @@ class Supervisor:
     def run(self, timeout_s: float | None = None) -> dict:
         """Start, watch until the end, shut down; returns the summary (raises PipelineError)."""
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        log.info("run folder %s, shared memory prefix %s", self.run_dir, self.prefix)
         try:
             for name in reversed(list(self.specs)):     # downstream first: their sockets bind
                 self._spawn(name)
@@ -103,6 +105,7 @@ class Supervisor:
                                 args=(self.specs[name], str(self.run_dir), self.log_level))
         proc.start()
         self.procs[name] = proc
+        log.info("started stage %s pid %d", name, proc.pid)
 
     def _watch(self, timeout_s: float | None) -> None:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s

@@ -39,6 +39,8 @@ class SinkStage(Stage):
         if cfg["sinks"]["video"]:
             self.writers.append(VideoWriter(cfg["sinks"]["video"], fps=cfg["source"]["fps"]))
         self.status = cfg["sinks"]["status"]
+        self.warmup = self.spec.options.get("warmup_frames", 0)   # per stream, left out of the metrics
+        self.seen: dict[str, int] = {}
         self._next_status = 0.0
 
     def process(self, env: Envelope) -> None:
@@ -48,7 +50,9 @@ class SinkStage(Stage):
         for writer in self.writers:
             writer.write(message, frame)
         t_out = time.time()
-        self.metrics.add(env, t_out, (t_out - t_in) * 1e3)
+        self.seen[env.stream] = self.seen.get(env.stream, 0) + 1
+        if self.seen[env.stream] > self.warmup:
+            self.metrics.add(env, t_out, (t_out - t_in) * 1e3)
         if self.status and t_out >= self._next_status:
             self._next_status = t_out + 1.0
             sys.stderr.write("\r" + self.metrics.status_line() + " ")

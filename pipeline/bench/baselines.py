@@ -1,0 +1,82 @@
+"""The two baselines a pipeline run is compared with, built from the same components.
+
+- bare engine: the engine alone on pre-made input tensors (no capture, no
+  preprocessing, no decode), same model, engine, threads and batch size.
+- sequential: one process doing capture, preprocess, inference, postprocess and
+  publish in a loop — what a user would write without a pipeline.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import zmq
+
+from engines.detectors import make_detector
+from engines.ops.letterbox import letterbox_numpy
+from engines.select import make_engine
+from pipeline.messages import Envelope
+from pipeline.schema import dumps, to_public
+from pipeline.sources.factory import make_source
+
+
+def _detector_and_engine(cfg: dict):
+    model, eng = cfg["model"], cfg["engine"]
+    detector = make_detector(model["name"], model["weights"], model["size"])
+    engine = make_engine(eng["name"], detector, device=eng["device"], half=eng["half"],
+                         max_batch=eng["max_batch"], threads=eng["threads"])
+    engine.load()
+    engine.warmup()
+    return detector, engine
+
+
+def bare_engine_fps(cfg: dict, frames: int, warmup: int = 20) -> dict:
+    detector, engine = _detector_and_engine(cfg)
+    batch = cfg["engine"]["max_batch"]
+    spec = detector.spec
+    rng = np.random.default_rng(0)
+    inputs = [rng.random((batch, 3, spec.height, spec.width), dtype=np.float32).astype(spec.dtype)
+              for _ in range(4)]
+    for i in range(warmup):
+        engine.infer(inputs[i % 4])
+    calls = max(1, frames // batch)
+    start = time.perf_counter()
+    for i in range(calls):
+        engine.infer(inputs[i % 4])
+    elapsed = time.perf_counter() - start
+    engine.close()
+    return {"fps": round(calls * batch / elapsed, 2), "ms_per_batch": round(elapsed / calls * 1e3, 3),
+            "batch": batch, "engine": engine.name}
+
+
+def sequential_fps(cfg: dict, frames: int, warmup: int = 20, endpoint: str = "tcp://127.0.0.1:5599") -> dict:
+    """One loop, no processes: read, letterbox, infer, decode, map back, publish."""
+    detector, engine = _detector_and_engine(cfg)
+    model = cfg["model"]
+    thresholds = dict(conf_threshold=model["conf_threshold"], iou_threshold=model["iou_threshold"],
+                      max_det=model["max_det"])
+    source_cfg = dict(cfg["source"], max_frames=frames + warmup, realtime=False)
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    pub.bind(endpoint)
+    count, start = 0, None
+    with make_source(source_cfg) as source:
+        while (frame := source.read()) is not None:
+            if count == warmup:
+                start = time.perf_counter()
+            tensor, box = letterbox_numpy(frame.image, detector.spec)
+            outputs = engine.infer(tensor[None])
+            dets = detector.decode(outputs, 0, **thresholds)
+            h, w = frame.image.shape[:2]
+            dets.xyxy = box.to_source(dets.xyxy, h, w)
+            dets.labels = detector.class_names
+            env = Envelope(frame_id=frame.frame_id, capture_ts=frame.capture_ts, width=w, height=h,
+                           detections=dets)
+            pub.send_multipart([b"cam0", dumps(to_public(env, time.time()))])
+            count += 1
+    elapsed = time.perf_counter() - start
+    pub.close(0)
+    ctx.term()
+    engine.close()
+    return {"fps": round((count - warmup) / elapsed, 2), "frames": count - warmup}

@@ -1,0 +1,1 @@
+"""Test helpers shared by several test files (servers and media made on the fly)."""
