@@ -69,6 +69,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "supervisor": {
         "max_restarts": (int, 5, None),
         "stop_timeout_s": (ANY_NUMBER, 5.0, None),
+        "ready_timeout_s": (ANY_NUMBER, 900.0, None),    # model loading; a TensorRT build takes minutes
     },
 }
 STAGE_ENDPOINT_KEYS = ("preprocess", "inference", "postprocess", "sink")

@@ -116,10 +116,12 @@ class StageIO:
         return {"dropped": (r.dropped if r else 0) + (s.dropped if s else 0),
                 "malformed": r.malformed if r else 0, "stale": self.stale, "failed": self.failed}
 
-    def close(self) -> None:
-        for sock in (self.receiver, self.sender):
-            if sock is not None:
-                sock.close()
+    def close(self, flush: bool = False) -> None:
+        """Close sockets and rings; ``flush`` (a normal end) lets queued messages leave first."""
+        if self.sender is not None:
+            self.sender.close(linger_ms=10_000 if flush else 0)
+        if self.receiver is not None:
+            self.receiver.close()
         self.rings.close()
         if self._ring is not None:
             self._ring.close(unlink=True)
@@ -161,6 +163,7 @@ class Stage:
                 self._handle(frames)
             for env in envs:
                 if env.kind == EOS:
+                    env.meta.setdefault("counts", {})[self.name] = io.counts()   # final counters ride on EOS
                     out = self.on_eos(env)
                     if out is not None and io.sender is not None:
                         io.sender.send(out, lambda: self.stopping)

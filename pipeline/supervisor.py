@@ -88,9 +88,14 @@ class Supervisor:
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         log.info("run folder %s, shared memory prefix %s", self.run_dir, self.prefix)
         try:
-            for name in reversed(list(self.specs)):     # downstream first: their sockets bind
+            downstream = [n for n in self.specs if self.specs[n].kind != "capture"]
+            for name in reversed(downstream):            # sink first: downstream sockets bind first
                 self._spawn(name)
-            self._watch(timeout_s)
+            if self._wait_ready(downstream, timeout_s):  # frames flow only once models are loaded
+                for name in self.specs:
+                    if name not in downstream:
+                        self._spawn(name)
+                self._watch(timeout_s)
         finally:
             self.shutdown()
             for s, handler in old.items():
@@ -106,6 +111,21 @@ class Supervisor:
         proc.start()
         self.procs[name] = proc
         log.info("started stage %s pid %d", name, proc.pid)
+
+    def _wait_ready(self, names: list[str], timeout_s: float | None) -> bool:
+        """Wait until every stage in ``names`` finished its setup; False if stopped meanwhile."""
+        deadline = time.monotonic() + (timeout_s or self.cfg["supervisor"]["ready_timeout_s"])
+        while self.stop_reason is None:
+            if all((self.run_dir / f"{n}.ready").exists() for n in names):
+                return True
+            if time.monotonic() > deadline:
+                raise PipelineError(f"stages not ready after {self.cfg['supervisor']['ready_timeout_s']} s: "
+                                    + ", ".join(n for n in names if not (self.run_dir / f"{n}.ready").exists()))
+            for name in names:
+                if not self.procs[name].is_alive():
+                    self._on_exit(name, self.procs[name].exitcode)
+            time.sleep(0.05)
+        return False
 
     def _watch(self, timeout_s: float | None) -> None:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s

@@ -124,8 +124,9 @@ class Sender:
                 if stopping():
                     return False
 
-    def close(self) -> None:
-        self.sock.close(0)
+    def close(self, linger_ms: int = 0) -> None:
+        """linger_ms > 0 waits that long for queued messages (an end-of-stream) to leave."""
+        self.sock.close(linger_ms)
 
 
 class Receiver:

@@ -65,10 +65,11 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
         except user_errors() as exc:
             Path(run_dir, f"{spec.name}.error").write_text(f"{spec.name}: {exc}")
             raise SystemExit(EXIT_USER_ERROR)
+        Path(run_dir, f"{spec.name}.ready").touch()
         stage.run()
     finally:
         try:
             stage.close()
         finally:
-            io.close()
+            io.close(flush=not stage.stopping)
             ctx.term()

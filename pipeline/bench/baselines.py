@@ -25,7 +25,6 @@ def _detector_and_engine(cfg: dict):
     detector = make_detector(model["name"], model["weights"], model["size"])
     engine = make_engine(eng["name"], detector, device=eng["device"], half=eng["half"],
                          max_batch=eng["max_batch"], threads=eng["threads"])
-    engine.load()
     engine.warmup()
     return detector, engine
 

@@ -50,8 +50,15 @@ class CaptureStage(Stage):
             io.sender.send(env, lambda: self.stopping)
             self.last_id = frame.frame_id
         if not self.stopping:
-            io.sender.send(Envelope.eos(self.stream, self.last_id), lambda: self.stopping)
+            eos = Envelope.eos(self.stream, self.last_id)
+            eos.meta["counts"] = {self.name: self._counts()}
+            io.sender.send(eos, lambda: self.stopping)
             log.info("%s: end of stream after frame %d", self.stream, self.last_id)
+        # Stay connected until the supervisor stops the run: a PUSH peer that disconnects while
+        # the receiver's queue is full can lose what it had queued (measured here: the last
+        # frames and the end-of-stream), whatever LINGER says.
+        while not self.stopping:
+            time.sleep(0.05)
 
     def _counts(self) -> dict:
         counts = self.io.counts()

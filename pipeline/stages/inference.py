@@ -26,7 +26,6 @@ class InferenceStage(Stage):
         self.batch_wait_s = eng["batch_wait_ms"] / 1e3
         self.engine = make_engine(eng["name"], self.detector, device=eng["device"], half=eng["half"],
                                   max_batch=eng["max_batch"], threads=eng["threads"])
-        self.engine.load()
         self.engine.warmup()
         self.engine_name = self.engine.meta.name
 

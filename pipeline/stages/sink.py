@@ -60,6 +60,7 @@ class SinkStage(Stage):
         return None
 
     def on_eos(self, env: Envelope) -> None:
+        self.metrics.counts.update(env.meta.get("counts", {}))
         self.eos_seen.add(env.stream)
         if len(self.eos_seen) >= self.expected_eos:
             self.finished = True

@@ -1,0 +1,1 @@
+"""Our network definitions (YoloNet, CenterNetNet), their blocks and weights-file format."""

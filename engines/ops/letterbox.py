@@ -1,0 +1,92 @@
+"""Letterbox preprocessing: BGR uint8 frame -> normalised CHW network input, NumPy and torch.
+
+The frame is scaled by one factor to fit the input (engines.detectors.spec.Letterbox),
+centred, and the rest is filled with ``spec.pad_value``. Each channel becomes
+``(x / 255 - mean) / std`` in ``spec.channel_order``, as ``spec.dtype``.
+
+NumPy: cv2.resize (INTER_LINEAR), then a 256-entry lookup table per channel
+does the colour order and normalisation in one pass, straight into ``out``.
+Torch: F.interpolate (bilinear, align_corners=False, antialias=False) on
+whatever device the frame is on. Both sample at the same half-pixel centres;
+they differ only by cv2's 8-bit rounding of the resized pixels (< 1 grey level,
+see tests/engines/ops/test_letterbox.py for the bound we check).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from engines.detectors.spec import Letterbox, PreprocessSpec
+
+
+def letterbox_numpy(frame_bgr: np.ndarray, spec: PreprocessSpec, out: np.ndarray | None = None):
+    """-> (tensor (3, spec.height, spec.width) of spec.dtype, Letterbox); fills ``out`` if given."""
+    frame = check_frame(frame_bgr, "letterbox_numpy")
+    box = Letterbox.fit(frame.shape[0], frame.shape[1], spec)
+    out = _output_array(out, spec)
+    if (box.resized_h, box.resized_w) != frame.shape[:2]:
+        frame = cv2.resize(frame, (box.resized_w, box.resized_h), interpolation=cv2.INTER_LINEAR)
+    tables = normalisation_tables(spec)
+    source_channels = (2, 1, 0) if spec.channel_order == "rgb" else (0, 1, 2)
+    top, left = int(box.pad_y), int(box.pad_x)
+    bottom, right = top + box.resized_h, left + box.resized_w
+    for plane, table, source in zip(out, tables, source_channels):
+        pad = table[spec.pad_value]
+        plane[:top] = pad
+        plane[bottom:] = pad
+        plane[top:bottom, :left] = pad
+        plane[top:bottom, right:] = pad
+        # uint8 indices are always in range; mode="clip" only spares NumPy a buffered copy
+        np.take(table, frame[:, :, source], out=plane[top:bottom, left:right], mode="clip")
+    return out, box
+
+
+def letterbox_torch(frame_u8, spec: PreprocessSpec):
+    """Torch twin: (H, W, 3) uint8 BGR tensor on any device -> (tensor (3, h, w), Letterbox)."""
+    import torch
+    import torch.nn.functional as F
+
+    if not isinstance(frame_u8, torch.Tensor):
+        raise TypeError(f"letterbox_torch: frame must be a torch tensor, got {type(frame_u8).__name__}")
+    frame = check_frame(frame_u8, "letterbox_torch")
+    box = Letterbox.fit(frame.shape[0], frame.shape[1], spec)
+    pixels = frame.permute(2, 0, 1)
+    if spec.channel_order == "rgb":
+        pixels = pixels.flip(0)
+    pixels = pixels[None].float()
+    if (box.resized_h, box.resized_w) != tuple(frame.shape[:2]):
+        pixels = F.interpolate(pixels, size=(box.resized_h, box.resized_w), mode="bilinear",
+                               align_corners=False, antialias=False)
+    mean = torch.tensor(spec.mean, dtype=torch.float32, device=frame.device).view(3, 1, 1)
+    std = torch.tensor(spec.std, dtype=torch.float32, device=frame.device).view(3, 1, 1)
+    out = ((torch.full((3, 1, 1), spec.pad_value / 255, device=frame.device) - mean) / std
+           ).expand(3, spec.height, spec.width).contiguous()
+    top, left = int(box.pad_y), int(box.pad_x)
+    out[:, top:top + box.resized_h, left:left + box.resized_w] = (pixels[0] / 255 - mean) / std
+    return out.to(getattr(torch, spec.dtype)), box
+
+
+def normalisation_tables(spec: PreprocessSpec) -> np.ndarray:
+    """(3, 256) of spec.dtype: row c maps a 0..255 value to output channel c's value."""
+    levels = np.arange(256, dtype=np.float64) / 255
+    mean = np.asarray(spec.mean, dtype=np.float64)[:, None]
+    std = np.asarray(spec.std, dtype=np.float64)[:, None]
+    return ((levels[None, :] - mean) / std).astype(spec.dtype)
+
+
+def check_frame(frame, where: str):
+    """A frame must be (H, W, 3) uint8 (NumPy array, CuPy array or torch tensor)."""
+    shape, dtype = tuple(frame.shape), str(frame.dtype).replace("torch.", "")
+    if len(shape) != 3 or shape[2] != 3 or min(shape) < 1 or dtype != "uint8":
+        raise ValueError(f"{where}: frame must be (H, W, 3) uint8 BGR, got shape {shape} dtype {dtype}")
+    return frame
+
+
+def _output_array(out, spec: PreprocessSpec) -> np.ndarray:
+    expected = (3, spec.height, spec.width)
+    if out is None:
+        return np.empty(expected, dtype=spec.dtype)
+    if tuple(out.shape) != expected or out.dtype != np.dtype(spec.dtype):
+        raise ValueError(f"letterbox_numpy: out must be {expected} {spec.dtype}, "
+                         f"got {tuple(out.shape)} {out.dtype}")
+    return out

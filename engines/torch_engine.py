@@ -1,0 +1,141 @@
+"""PyTorch engine: runs the detector's torch module eagerly, optionally compiled or graph-replayed.
+
+On CPU it uses ``threads`` intra-op threads (the pipeline shares few cores).
+On CUDA it can run in fp16 (``half``), under ``torch.compile`` (``compile``),
+and replay a captured CUDA graph per input shape (``cuda_graph``), which
+removes the per-layer launch cost for the fixed shapes a video pipeline sees.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engines.base import Engine, EngineMeta, EngineUnavailable, to_device_array
+
+
+class TorchEngine(Engine):
+    name = "torch"
+
+    def __init__(self, detector, *, device: str = "auto", half: bool = False, max_batch: int = 1,
+                 threads: int = 1, compile: bool | str = False, cuda_graph: bool = False) -> None:
+        super().__init__(detector, device=device, half=half, max_batch=max_batch, threads=threads)
+        self.compile = compile
+        self.cuda_graph = bool(cuda_graph)
+        self.module = None
+        self._dtype = None
+        self._graphs: dict[tuple, tuple] = {}
+
+    def load(self) -> "TorchEngine":
+        import torch
+        device, notes = self._resolve_device(torch), []
+        if device == "cpu":
+            torch.set_num_threads(self.threads)
+            notes.append(f"{self.threads} CPU thread(s)")
+        try:
+            module = self.detector.build_module()
+        except NotImplementedError as exc:
+            raise EngineUnavailable(f"engine 'torch' cannot run {self.detector.name}: {exc}") from None
+        half = self.half and device != "cpu"
+        if self.half and not half:
+            notes.append("half ignored on CPU (fp16 is slow there)")
+        self._dtype = torch.float16 if half else torch.float32
+        module = module.eval().to(device=device, dtype=self._dtype)
+        self.module = self._maybe_compile(torch, module, device, notes)
+        spec = self.detector.spec
+        self._meta = EngineMeta(
+            name=self.name, device=device, input_name="images", input_shape=(3, spec.height, spec.width),
+            dtype="float16" if half else "float32", max_batch=self.max_batch, dynamic_batch=True,
+            output_names=tuple(self.detector.output_names), notes=notes)
+        return self
+
+    def _resolve_device(self, torch) -> str:
+        if self.device == "auto":
+            return "cuda:0" if torch.cuda.is_available() else "cpu"
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise EngineUnavailable(
+                f"engine 'torch' on {self.device} needs a CUDA build of torch and a visible NVIDIA GPU "
+                f"(torch.cuda.is_available() is False): install a CUDA wheel from pytorch.org or use device 'cpu'")
+        return self.device
+
+    def _maybe_compile(self, torch, module, device: str, notes: list[str]):
+        use_graph = self.cuda_graph and device != "cpu"
+        if self.cuda_graph and not use_graph:
+            notes.append("cuda_graph ignored on CPU")
+        self.cuda_graph = use_graph
+        if not self.compile:
+            if use_graph:
+                notes.append("CUDA graph replay per input shape")
+            return module
+        mode = self.compile if isinstance(self.compile, str) else None
+        if use_graph and mode is None:
+            mode, self.cuda_graph = "reduce-overhead", False   # torch.compile captures the graphs itself
+        notes.append(f"torch.compile(mode={mode or 'default'})")
+        return torch.compile(module, mode=mode)
+
+    def close(self) -> None:
+        self.module, self._graphs = None, {}
+        super().close()
+
+    # -- running -------------------------------------------------------------------------
+    def _to_tensor(self, batch: Any):
+        import torch
+        if isinstance(batch, np.ndarray):
+            tensor = torch.from_numpy(np.ascontiguousarray(batch))
+        elif isinstance(batch, torch.Tensor):
+            tensor = batch
+        elif hasattr(batch, "__dlpack__"):            # CuPy and other DLPack producers
+            tensor = torch.from_dlpack(batch)
+        else:
+            raise ValueError(f"torch engine: batch must be a NumPy array, torch tensor or CuPy array, "
+                             f"not {type(batch).__name__}")
+        non_blocking = tensor.device.type == "cpu" and tensor.is_pinned()
+        return tensor.to(device=self.meta.device, dtype=self._dtype, non_blocking=non_blocking)
+
+    def _run(self, batch: Any) -> dict[str, Any]:
+        import torch
+        x = self._to_tensor(batch)
+        with torch.inference_mode():
+            raw = self._replay(x) if self.cuda_graph else self.module(x)
+        return self._name_outputs(raw)
+
+    def _name_outputs(self, raw) -> dict[str, Any]:
+        outputs = (raw,) if hasattr(raw, "shape") else tuple(raw)
+        names = self.meta.output_names
+        if len(outputs) != len(names):
+            raise ValueError(f"{self.detector.name}: module returned {len(outputs)} outputs, "
+                             f"expected {len(names)} ({', '.join(names)})")
+        return dict(zip(names, outputs))
+
+    def _replay(self, x):
+        """Capture one CUDA graph per input shape on first sight, then replay it."""
+        import torch
+        key = (tuple(x.shape), x.dtype)
+        if key not in self._graphs:
+            static_in = x.clone()
+            side = torch.cuda.Stream(device=x.device)
+            side.wait_stream(torch.cuda.current_stream(x.device))
+            with torch.cuda.stream(side):
+                for _ in range(3):          # warm the allocator and kernels before capture
+                    self.module(static_in)
+            torch.cuda.current_stream(x.device).wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                static_out = self.module(static_in)
+            self._graphs[key] = (graph, static_in, static_out)
+        graph, static_in, static_out = self._graphs[key]
+        static_in.copy_(x)
+        graph.replay()
+        return static_out
+
+    def _infer_host(self, batch: Any) -> dict[str, Any]:
+        return self._run(batch)
+
+    def infer_device(self, batch: Any, *, array_type: str = "torch") -> dict[str, Any]:
+        if not self.meta.device.startswith("cuda"):
+            return super().infer_device(batch, array_type=array_type)
+        self.check_batch(batch)
+        outputs = self._run(batch)
+        # graph outputs are static buffers overwritten by the next replay: hand out copies
+        return {name: to_device_array(value.clone() if self.cuda_graph else value, array_type)
+                for name, value in outputs.items()}
