@@ -46,6 +46,10 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "threads": (int, 1, None),
         "max_batch": (int, 1, None),
         "batch_wait_ms": (ANY_NUMBER, 2.0, None),
+        "preprocess_on": (str, "auto", ("auto", "cpu", "gpu")),   # gpu: letterbox in the inference stage on CUDA
+        "compile": (bool, False, None),              # torch engine: torch.compile
+        "cuda_graph": (bool, False, None),           # torch engine: CUDA-graph replay for fixed shapes
+        "tensorrt_ep": (bool, False, None),          # onnxruntime engine: try the TensorRT execution provider
     },
     "transport": {
         "mode": (str, "ipc", ("ipc", "tcp")),
@@ -66,13 +70,26 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "status": (bool, True, None),
         "summary": (OPT_STR, None, None),            # write the end-of-run summary JSON here
     },
+    "branch": {                                      # the side branch (docs: README, pipeline/branch.py)
+        "model": (OPT_STR, None, None),              # None: no side branch; e.g. maskrcnn
+        "size": (OPT_STR, None, None),
+        "weights": (OPT_STR, None, None),
+        "engine": (str, "auto", ("auto", "torch", "onnxruntime", "tensorrt")),
+        "device": (str, "auto", None),
+        "threads": (int, 1, None),
+        "conf_threshold": (ANY_NUMBER, 0.5, None),
+        "every_n": (int, 0, None),                   # every Nth frame of a stream (0: off)
+        "classes": (list, [], None),                 # fast-path class ids or labels that trigger it
+        "low_confidence": (OPT_NUM, None, None),     # a fast-path detection scored below this triggers it
+        "request_endpoint": (OPT_STR, None, None),   # subscribers PUSH a stream name: its next frame goes
+    },
     "supervisor": {
         "max_restarts": (int, 5, None),
         "stop_timeout_s": (ANY_NUMBER, 5.0, None),
         "ready_timeout_s": (ANY_NUMBER, 900.0, None),    # model loading; a TensorRT build takes minutes
     },
 }
-STAGE_ENDPOINT_KEYS = ("preprocess", "inference", "postprocess", "sink")
+STAGE_ENDPOINT_KEYS = ("preprocess", "inference", "postprocess", "sink", "branch")
 
 
 class ConfigError(ValueError):
@@ -136,6 +153,8 @@ def _check_semantics(origin: str, cfg: dict) -> None:
                 raise ConfigError(f"{origin}: transport.endpoints.{stage}: unknown stage "
                                   f"(expected one of: {', '.join(STAGE_ENDPOINT_KEYS)})")
             Endpoint.parse(url).check_bind(cfg["transport"]["allow_remote"])
+        if cfg["branch"]["request_endpoint"]:
+            Endpoint.parse(cfg["branch"]["request_endpoint"]).check_bind(cfg["transport"]["allow_remote"])
     except EndpointError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
 

@@ -28,11 +28,15 @@ class Metrics:
         self.last_ts: float | None = None
         self.counts: dict[str, dict] = {}                 # latest counters per stage
         self.per_stream: dict[str, int] = defaultdict(int)
+        self.branch_frames = 0
 
-    def add(self, env: Envelope, published_ts: float, sink_ms: float) -> None:
+    def add(self, env: Envelope, sink_in: float, published_ts: float) -> None:
+        """One fast-path frame: its stamps, plus the sink's own time and the hop into it."""
         for key, ms in stage_latencies_ms(env.stamps).items():
             self.samples[key].append(ms)
-        self.samples["sink"].append(sink_ms)
+        if env.stamps:
+            self.samples[f"{env.stamps[-1][0]}->sink"].append((sink_in - env.stamps[-1][2]) * 1e3)
+        self.samples["sink"].append((published_ts - sink_in) * 1e3)
         e2e = (published_ts - env.capture_ts) * 1e3
         self.samples["end_to_end"].append(e2e)
         self.timeline.append((published_ts, e2e))
@@ -40,6 +44,15 @@ class Metrics:
         self.per_stream[env.stream] += 1
         self.first_ts = published_ts if self.first_ts is None else self.first_ts
         self.last_ts = published_ts
+        self.counts.update(env.meta.get("counts", {}))
+
+    def add_branch(self, env: Envelope, published_ts: float) -> None:
+        """A side-branch result: its model time and capture-to-publish, apart from the fast path."""
+        self.branch_frames += 1
+        for stage, t_in, t_out in env.stamps:
+            if stage == "branch":
+                self.samples["branch"].append((t_out - t_in) * 1e3)
+        self.samples["branch_end_to_end"].append((published_ts - env.capture_ts) * 1e3)
         self.counts.update(env.meta.get("counts", {}))
 
     def fps(self) -> float:
@@ -56,14 +69,17 @@ class Metrics:
         return sum(int(c.get(counter, 0)) for c in self.counts.values())
 
     def summary(self) -> dict:
-        stages = {k: percentiles(v) for k, v in self.samples.items() if k != "end_to_end"}
+        stages = {k: percentiles(v) for k, v in self.samples.items()
+                  if k not in ("end_to_end", "branch", "branch_end_to_end")}
         return {"frames": self.frames, "fps": round(self.fps(), 2),
                 "dropped": self.total("dropped"), "stale": self.total("stale"),
                 "malformed": self.total("malformed"), "failed": self.total("failed"),
                 "corrupt": self.total("corrupt"), "reconnects": self.total("reconnects"),
                 "per_stream": dict(self.per_stream), "stages": stages,
                 "end_to_end": percentiles(self.samples["end_to_end"]), "counts": self.counts,
-                "timeline": self._timeline()}
+                "timeline": self._timeline(),
+                "branch": {"frames": self.branch_frames, "model_ms": percentiles(self.samples["branch"]),
+                           "end_to_end": percentiles(self.samples["branch_end_to_end"])}}
 
     def _timeline(self, points: int = 2000) -> list[list[float]]:
         """[seconds since the first frame, end-to-end ms], thinned to at most ``points``."""

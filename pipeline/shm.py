@@ -207,3 +207,18 @@ def remove_run_segments(prefix: str) -> list[str]:
         path.unlink(missing_ok=True)
         removed.append(path.name)
     return removed
+
+
+def remove_orphan_segments() -> list[str]:
+    """Unlink segments of runs whose supervisor no longer exists (one killed with SIGKILL).
+
+    Names are ``streamdet-<supervisor pid>-<run id>-...``; a segment whose pid is
+    gone belongs to nobody.
+    """
+    removed = []
+    for path in SHM_DIR.glob("streamdet-*-*"):
+        pid = path.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed

@@ -18,9 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.shm import remove_run_segments
+from pipeline.shm import remove_orphan_segments, remove_run_segments
 from pipeline.sources.factory import is_live
 from pipeline.stage import StageSpec
+from pipeline.stages.gpu_preprocess import gpu_preprocess_wanted
 from pipeline.worker import EXIT_USER_ERROR, stage_main
 
 log = logging.getLogger("streamdet.supervisor")
@@ -43,7 +44,7 @@ def stage_endpoints(cfg: dict, run_dir: Path) -> dict[str, str]:
     """The endpoint each downstream stage binds: config overrides, else ipc or tcp defaults."""
     transport = cfg["transport"]
     endpoints = {}
-    for i, stage in enumerate(CHAIN[:-1] + ("sink",)):
+    for i, stage in enumerate(CHAIN + ("branch",)):
         if transport["mode"] == "tcp":
             endpoints[stage] = f"tcp://127.0.0.1:{transport['base_port'] + i}"
         else:
@@ -63,8 +64,14 @@ def build_specs(cfg: dict, run_dir: Path, prefix: str) -> list[StageSpec]:
     for stage in CHAIN:
         out = eps[outputs[stage]] if outputs[stage] else None
         specs.append(StageSpec(stage, stage, eps[stage], out, **common))
-    specs[streams].options["keep_frames"] = bool(cfg["sinks"]["video"])
+    branch = bool(cfg["branch"]["model"])
+    specs[streams].options["keep_frames"] = bool(cfg["sinks"]["video"]) or branch
+    specs[streams].options["gpu_preprocess"] = gpu_preprocess_wanted(cfg["engine"])
     specs[-1].options.update(streams=streams, summary_path=str(run_dir / "summary.json"))
+    if branch:   # newest frame wins on the way in; results join the sink's input
+        specs[-2].options["branch_endpoint"] = eps["branch"]
+        specs.append(StageSpec("branch", "branch", eps["branch"], eps["sink"],
+                               **dict(common, policy="latest")))
     return specs
 
 
@@ -87,6 +94,9 @@ class Supervisor:
         """Start, watch until the end, shut down; returns the summary (raises PipelineError)."""
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         log.info("run folder %s, shared memory prefix %s", self.run_dir, self.prefix)
+        orphans = remove_orphan_segments()
+        if orphans:
+            log.warning("removed %d shared-memory segments left by a killed run", len(orphans))
         try:
             downstream = [n for n in self.specs if self.specs[n].kind != "capture"]
             for name in reversed(downstream):            # sink first: downstream sockets bind first

@@ -25,6 +25,7 @@ STAGE_CLASSES = {
     "inference": "pipeline.stages.inference:InferenceStage",
     "postprocess": "pipeline.stages.postprocess:PostprocessStage",
     "sink": "pipeline.stages.sink:SinkStage",
+    "branch": "pipeline.stages.branch:BranchStage",
 }
 
 

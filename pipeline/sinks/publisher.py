@@ -1,4 +1,8 @@
-"""ZeroMQ PUB of public detection messages: multipart [topic = stream name, payload]."""
+"""ZeroMQ PUB of public detection messages: multipart [topic, payload].
+
+The topic is the stream name for the fast path and ``<stream>/<model>`` for
+side-branch results (e.g. ``cam0/maskrcnn``).
+"""
 from __future__ import annotations
 
 import zmq
@@ -14,8 +18,9 @@ class Publisher:
         self.sock = make_socket(ctx, zmq.PUB, Endpoint.parse(endpoint), bind=True, hwm=hwm,
                                 allow_remote=allow_remote)
 
-    def write(self, message: dict, frame=None) -> None:
-        self.sock.send_multipart([message["stream"].encode(), dumps(message, self.encoding)])
+    def write(self, message: dict, frame=None, topic: str | None = None) -> None:
+        topic = topic or message["stream"]
+        self.sock.send_multipart([topic.encode(), dumps(message, self.encoding)])
 
     def close(self) -> None:
         self.sock.close(0)

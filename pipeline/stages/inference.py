@@ -11,6 +11,7 @@ import numpy as np
 
 from engines.detectors import make_detector
 from engines.select import make_engine
+from pipeline.stages.gpu_preprocess import FramePreprocessor
 from pipeline.messages import Envelope
 from pipeline.stage import Stage, StageIO
 
@@ -24,8 +25,10 @@ class InferenceStage(Stage):
         self.detector = make_detector(model["name"], model["weights"], model["size"])
         self.max_batch = eng["max_batch"]
         self.batch_wait_s = eng["batch_wait_ms"] / 1e3
+        options = {k: eng[k] for k in ("compile", "cuda_graph", "tensorrt_ep") if eng[k]}
         self.engine = make_engine(eng["name"], self.detector, device=eng["device"], half=eng["half"],
-                                  max_batch=eng["max_batch"], threads=eng["threads"])
+                                  max_batch=eng["max_batch"], threads=eng["threads"], **options)
+        self.frames_in = FramePreprocessor(self.detector.spec, self.engine.meta.device)
         self.engine.warmup()
         self.engine_name = self.engine.meta.name
 
@@ -36,8 +39,11 @@ class InferenceStage(Stage):
         return outs
 
     def _run(self, envs: list[Envelope]) -> list[Envelope | None]:
-        tensors = [self.io.array(e, "input") for e in envs]
-        batch = tensors[0][None] if len(tensors) == 1 else np.stack(tensors)
+        if "input" in envs[0].arrays:
+            tensors = [self.io.array(e, "input") for e in envs]
+            batch = tensors[0][None] if len(tensors) == 1 else np.stack(tensors)
+        else:                    # preprocessing was left to this stage (GPU engine)
+            batch = self.frames_in([self.io.array(e, "frame") for e in envs])
         outputs = self.engine.infer(batch)
         outs = []
         for i, env in enumerate(envs):

@@ -45,6 +45,12 @@ class SinkStage(Stage):
 
     def process(self, env: Envelope) -> None:
         t_in = time.time()
+        if env.meta.get("branch"):              # side-branch results: their own topic, own counts
+            message = to_public(env, t_in)
+            message["branch_reason"] = env.meta.get("branch_reason", "")
+            self.writers[0].write(message, topic=env.meta["topic"])
+            self.metrics.add_branch(env, t_in)
+            return None
         frame = self.io.array(env, "frame") if "frame" in env.arrays else None
         message = to_public(env, t_in)
         for writer in self.writers:
@@ -52,7 +58,7 @@ class SinkStage(Stage):
         t_out = time.time()
         self.seen[env.stream] = self.seen.get(env.stream, 0) + 1
         if self.seen[env.stream] > self.warmup:
-            self.metrics.add(env, t_out, (t_out - t_in) * 1e3)
+            self.metrics.add(env, t_in, t_out)
         if self.status and t_out >= self._next_status:
             self._next_status = t_out + 1.0
             sys.stderr.write("\r" + self.metrics.status_line() + " ")

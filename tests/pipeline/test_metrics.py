@@ -33,12 +33,13 @@ def test_summary_counts_fps_drops_and_latency():
     for i in range(11):
         env, t_end = env_with(1000.0 + i * 0.1, [("capture", 0.001), ("inference", 0.005)],
                               counts={"preprocess": {"dropped": i, "stale": 1}, "inference": {"dropped": 2}})
-        m.add(env, t_end, sink_ms=0.5)
+        m.add(env, t_end - 0.0005, t_end)
     s = m.summary()
     assert s["frames"] == 11 and math.isclose(s["fps"], 10.0, rel_tol=1e-6)
     assert s["dropped"] == 10 + 2 and s["stale"] == 1        # latest counters per stage, summed
     assert math.isclose(s["end_to_end"]["p50_ms"], 8.0, abs_tol=1e-3)   # 1 + 1 + 5 + 1 ms
     assert s["stages"]["sink"]["p50_ms"] == 0.5
+    assert math.isclose(s["stages"]["inference->sink"]["p50_ms"], 0.5, abs_tol=1e-3)
     assert len(s["timeline"]) == 11 and s["timeline"][0][0] == 0.0
     table = format_summary(s)
     assert "end_to_end" in table and "inference" in table and "dropped 12" in table

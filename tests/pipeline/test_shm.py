@@ -81,3 +81,15 @@ def test_remove_run_segments_removes_only_the_run():
     assert not (SHM_DIR / "streamdet-runA-x").exists() and (SHM_DIR / "streamdet-runB-x").exists()
     a.close()
     b.close(unlink=True)
+
+
+def test_orphan_segments_of_dead_supervisors_are_removed():
+    from pipeline.shm import remove_orphan_segments
+    dead = SlotRing.create("streamdet-999999999-abc-capture", 2, 64)     # no such pid
+    import os
+    alive = SlotRing.create(f"streamdet-{os.getpid()}-abc-capture", 2, 64)
+    removed = remove_orphan_segments()
+    assert "streamdet-999999999-abc-capture" in removed
+    assert (SHM_DIR / alive.name).exists()
+    dead.close()
+    alive.close(unlink=True)
