@@ -94,15 +94,23 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from engines.training.trainer import train
-    path = train(args.model, args.size, out=args.out, steps=args.steps, batch=args.batch,
+    from pathlib import Path
+    if args.model == "maskrcnn":
+        from engines.training.maskrcnn_train import train
+    else:
+        from engines.training.trainer import train
+    batch = args.batch or (4 if args.model == "maskrcnn" else 16)
+    path = train(args.model, args.size, out=Path(args.out), steps=args.steps, batch=batch,
                  seed=args.seed, resume=args.resume)
     print(f"trained weights: {path}")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from engines.training.evaluate import evaluate
+    if args.model == "maskrcnn":
+        from engines.training.maskrcnn_eval import evaluate
+    else:
+        from engines.training.evaluate import evaluate
     result = evaluate(args.model, args.weights, size=args.size, seed=args.seed, frames=args.frames)
     print(json.dumps(result, indent=1))
     return 0
@@ -137,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", required=True, choices=["yolo", "centernet", "maskrcnn"])
     t.add_argument("--size", default="tiny")
     t.add_argument("--steps", type=int, default=3000)
-    t.add_argument("--batch", type=int, default=16)
+    t.add_argument("--batch", type=int, help="frames per step (default: 16; maskrcnn: 4)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="runs/train", help="folder for checkpoints and the final weights")
     t.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")

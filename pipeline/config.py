@@ -55,7 +55,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "mode": (str, "ipc", ("ipc", "tcp")),
         "policy": (str, "auto", ("auto",) + POLICIES),
         "hwm": (int, 4, None),
-        "slots": (int, 16, None),
+        "slots": (int, 8, None),                     # shared-memory slots per ring: frames in flight per hop
         "allow_remote": (bool, False, None),
         "endpoints": (dict, {}, None),               # stage -> endpoint it binds (overrides)
         "base_port": (int, 5600, None),              # tcp mode: stage ports from here

@@ -64,7 +64,20 @@ def _is_official_centernet(path: Path) -> bool:
     return "model" not in data and "state_dict" in data
 
 
-_FACTORIES: dict[str, Factory] = {"yolo": _make_yolo, "centernet": _make_centernet}
+def _make_torchvision(name: str) -> Factory:
+    """torchvision's two-stage and single-shot families, imported only when asked for."""
+    def factory(weights, size, class_names) -> Detector:
+        if name == "maskrcnn":
+            from engines.detectors.maskrcnn import make_maskrcnn
+            return make_maskrcnn(weights, size, class_names)
+        from engines.detectors.torchvision_models import TorchvisionDetector
+        return TorchvisionDetector(name, size=size, weights=weights, class_names=class_names)
+    return factory
+
+
+TORCHVISION_FAMILIES = ("maskrcnn", "fasterrcnn", "retinanet", "ssd", "ssdlite", "fcos", "keypointrcnn")
+_FACTORIES: dict[str, Factory] = {"yolo": _make_yolo, "centernet": _make_centernet,
+                                  **{name: _make_torchvision(name) for name in TORCHVISION_FAMILIES}}
 
 
 def register_detector(name: str, factory: Factory) -> None:

@@ -32,7 +32,7 @@ def _base_config(args) -> dict:
 def bench_pipeline(args, base: dict) -> dict:
     from pipeline.bench.baselines import bare_engine_fps, sequential_fps
     cfg = bench_config(base, frames=args.frames, warmup=args.warmup, streams=args.streams,
-                       max_batch=args.max_batch, live_rate=args.live_rate)
+                       max_batch=args.max_batch, live_rate=args.live_rate, slots=args.slots)
     runs, bares, seqs = [], [], []
     for r in range(args.repeat):
         runs.append(run_pipeline_once(cfg, args.warmup, label=f"pipeline {r + 1}/{args.repeat}"))
@@ -48,7 +48,7 @@ def bench_pipeline(args, base: dict) -> dict:
                      "max_batch": cfg["engine"]["max_batch"], "streams": args.streams, "frames": args.frames,
                      "warmup": args.warmup, "repeat": args.repeat, "live_rate": args.live_rate,
                      "source": f"{cfg['source']['uri']} {cfg['source']['width']}x{cfg['source']['height']}",
-                     "policy": cfg["transport"]["policy"]},
+                     "policy": cfg["transport"]["policy"], "slots": cfg["transport"]["slots"]},
         "fps": round(fps, 2), "fps_runs": [r["fps"] for r in runs],
         "frames": statistics.median(r["frames"] for r in runs),
         "dropped": statistics.median(r["dropped"] for r in runs),

@@ -19,6 +19,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeat", type=int, default=1, help="repeat R times and report medians")
     p.add_argument("--streams", type=int, default=1, help="K synthetic streams at once")
     p.add_argument("--max-batch", type=int, default=None, help="cross-stream batching up to N")
+    p.add_argument("--slots", type=int, default=3,
+                   help="frames in flight per hop (shared-memory slots); small keeps latency honest at full speed")
     p.add_argument("--live-rate", type=float, default=None,
                    help="overload mode: the source produces FPS frames per second, newest frame wins")
     p.add_argument("--scaling", action="store_true", help="K = 1, 2, 4, 8 streams, with and without batching")

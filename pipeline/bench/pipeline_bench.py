@@ -14,14 +14,16 @@ log = logging.getLogger("streamdet.bench")
 
 
 def bench_config(base: dict, *, frames: int, warmup: int, streams: int = 1, max_batch: int | None = None,
-                 live_rate: float | None = None) -> dict:
+                 live_rate: float | None = None, slots: int | None = None) -> dict:
     """The run config of one benchmark: synthetic, no drops, as fast as it goes (or overloaded)."""
     overrides = {"source.max_frames": frames + warmup, "source.streams": streams,
                  "sinks.status": False, "sinks.video": None, "sinks.jsonl": None,
-                 "engine.max_batch": max_batch, "transport.policy": "wait", "source.realtime": False}
+                 "engine.max_batch": max_batch, "transport.policy": "wait", "source.realtime": False,
+                 "transport.slots": slots}
     if live_rate:
         overrides.update({"source.fps": live_rate, "source.realtime": True, "source.live": True,
-                          "transport.policy": "latest"})
+                          "transport.policy": "latest",     # newest wins; slots are then the overwrite window
+                          "transport.slots": max(slots or 0, 8)})
     return config.override(base, overrides, "bench")
 
 

@@ -15,7 +15,8 @@ def bench_scaling(args, base: dict) -> dict:
                 continue
             max_batch = streams if batching else 1
             frames = max(args.warmup + 10, args.frames // streams)
-            cfg = bench_config(base, frames=frames, warmup=args.warmup, streams=streams, max_batch=max_batch)
+            cfg = bench_config(base, frames=frames, warmup=args.warmup, streams=streams, max_batch=max_batch,
+                               slots=max(args.slots, 2 * streams))
             summary = run_pipeline_once(cfg, args.warmup, label=f"K={streams} batch={max_batch}")
             rows.append({"streams": streams, "max_batch": max_batch, "fps_aggregate": summary["fps"],
                          "fps_per_stream": round(summary["fps"] / streams, 2),
