@@ -1,0 +1,118 @@
+"""Training batches from the synthetic camera, letterboxed exactly as at inference.
+
+Each item is frame ``k`` of ``SyntheticScene(seed)`` for a random pair drawn
+from the TRAINING seeds (1000..1127, frames 0..29999; the held-out evaluation
+seed is 7 and never appears here), rendered at 640x480. Light augmentation on
+the source frame: a random zoom crop (p=0.5, keeps the aspect ratio), HSV
+jitter; then ``letterbox_numpy`` with the detector's PreprocessSpec, then a
+random horizontal flip. Boxes come back in network-input pixels. All
+randomness comes from one numpy Generator whose state is checkpointed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from engines.detectors.spec import Letterbox, PreprocessSpec
+from engines.ops.letterbox import letterbox_numpy
+from pipeline.sources.synthetic import SyntheticScene
+
+TRAIN_SEEDS = range(1000, 1128)
+TRAIN_FRAMES = 30000
+EVAL_SEED = 7
+SOURCE_W, SOURCE_H = 640, 480
+ZOOM_P, ZOOM_RANGE = 0.5, (0.6, 1.0)
+FLIP_P = 0.5
+HSV_GAINS = (0.015, 0.5, 0.3)       # hue (fraction of the circle), saturation, value
+MIN_BOX_SIDE = 3.0                  # input pixels: smaller crops of boxes are dropped
+MIN_KEPT_FRACTION = 0.4             # of a box's area that must survive the zoom crop
+
+
+@dataclass
+class Sample:
+    image: np.ndarray        # (3, H, W) float32 network input
+    boxes: np.ndarray        # (M, 4) float32 xyxy network-input pixels
+    labels: np.ndarray       # (M,) int64
+
+
+class SyntheticBatches:
+    """Deterministic stream of augmented samples for one PreprocessSpec."""
+
+    def __init__(self, spec: PreprocessSpec, seed: int = 0, augment: bool = True) -> None:
+        if EVAL_SEED in TRAIN_SEEDS:
+            raise ValueError("training seeds must not contain the evaluation seed")
+        self.spec, self.augment = spec, augment
+        self.rng = np.random.default_rng(seed)
+        self._scenes: dict[int, SyntheticScene] = {}
+
+    def _scene(self, seed: int) -> SyntheticScene:
+        if seed not in self._scenes:
+            self._scenes[seed] = SyntheticScene(seed, SOURCE_W, SOURCE_H)
+        return self._scenes[seed]
+
+    def sample(self) -> Sample:
+        seed = int(self.rng.choice(TRAIN_SEEDS))
+        frame_id = int(self.rng.integers(0, TRAIN_FRAMES))
+        scene = self._scene(seed)
+        frame = scene.render(frame_id)
+        truth = scene.ground_truth(frame_id, masks=False)
+        boxes, labels = truth.xyxy.astype(np.float32), truth.class_id.astype(np.int64)
+        if self.augment and self.rng.random() < ZOOM_P:
+            frame, boxes, labels = self._zoom(frame, boxes, labels)
+        if self.augment:
+            self._hsv_jitter(frame)
+        image, box = letterbox_numpy(frame, self.spec)
+        image = np.asarray(image, dtype=np.float32)
+        boxes = box.to_input(boxes) if len(boxes) else boxes.reshape(0, 4)
+        if self.augment and self.rng.random() < FLIP_P:
+            image = np.ascontiguousarray(image[:, :, ::-1])
+            boxes = boxes.copy()
+            boxes[:, [0, 2]] = self.spec.width - boxes[:, [2, 0]]
+        keep = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= MIN_BOX_SIDE
+        return Sample(image, boxes[keep].astype(np.float32), labels[keep])
+
+    def _zoom(self, frame, boxes, labels):
+        """Crop a random window of the same aspect (scale ZOOM_RANGE) and resize it back."""
+        s = float(self.rng.uniform(*ZOOM_RANGE))
+        cw, ch = int(round(SOURCE_W * s)), int(round(SOURCE_H * s))
+        x0 = int(self.rng.integers(0, SOURCE_W - cw + 1))
+        y0 = int(self.rng.integers(0, SOURCE_H - ch + 1))
+        crop = cv2.resize(frame[y0:y0 + ch, x0:x0 + cw], (SOURCE_W, SOURCE_H),
+                          interpolation=cv2.INTER_LINEAR)
+        moved = boxes - np.array([x0, y0, x0, y0], np.float32)
+        clipped = moved.copy()
+        clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, cw)
+        clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, ch)
+        area = lambda b: (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
+        keep = area(clipped) >= MIN_KEPT_FRACTION * np.maximum(area(moved), 1e-6)
+        return crop, clipped[keep] * np.float32(SOURCE_W / cw), labels[keep]
+
+    def _hsv_jitter(self, frame: np.ndarray) -> None:
+        """In place: random hue shift and saturation/value gains on a BGR uint8 frame."""
+        gains = self.rng.uniform(-1, 1, 3) * HSV_GAINS + [0, 1, 1]
+        hsv = cv2.cvtColor(frame, cv2.COLOR_BGR2HSV)
+        hue = (hsv[..., 0].astype(np.int16) + int(round(gains[0] * 180))) % 180
+        hsv[..., 0] = hue.astype(np.uint8)
+        hsv[..., 1] = np.clip(hsv[..., 1] * gains[1], 0, 255).astype(np.uint8)
+        hsv[..., 2] = np.clip(hsv[..., 2] * gains[2], 0, 255).astype(np.uint8)
+        cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR, dst=frame)
+
+    def batch(self, size: int) -> tuple[torch.Tensor, list[Sample]]:
+        """(B, 3, H, W) float32 tensor and the per-item samples (boxes, labels)."""
+        samples = [self.sample() for _ in range(size)]
+        images = torch.from_numpy(np.stack([s.image for s in samples]))
+        return images, samples
+
+    def get_state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+
+def source_letterbox(spec: PreprocessSpec) -> Letterbox:
+    """The letterbox of a 640x480 synthetic frame for ``spec``."""
+    return Letterbox.fit(SOURCE_H, SOURCE_W, spec)
