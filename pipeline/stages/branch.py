@@ -79,8 +79,8 @@ class BranchStage(Stage):
             dets.mask = masks_to_rle(dets.mask, box, env.height, env.width)
         out = env.forward()                      # no arrays: the fast path owns the frame slot
         out.detections = dets
-        out.meta.update(model=self.detector.name, engine=self.engine.meta.name, branch=True,
-                        topic=f"{env.stream}/{self.detector.name}")
+        family = self.spec.config["branch"]["model"]
+        out.meta.update(model=family, engine=self.engine.meta.name, branch=True, topic=f"{env.stream}/{family}")
         out.meta.setdefault("counts", {})[self.name] = dict(self.io.counts(), replaced=self.replaced)
         out.stamp("branch", t_in, time.time())
         self.io.sender.send(out, lambda: self.stopping)

@@ -43,7 +43,7 @@ class PostprocessStage(Stage):
         if "frame" in env.arrays:
             out.arrays["frame"] = env.arrays["frame"]
         out.detections = dets
-        out.meta["model"] = self.detector.name
+        out.meta["model"] = self.spec.config["model"]["name"]   # the family, e.g. maskrcnn (not maskrcnn_tiny)
         if self.branch is not None:
             self.branch.offer(out)
         return out
