@@ -112,9 +112,12 @@ def validate(raw: Any, origin: str = "<config>") -> dict:
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: expected a mapping of sections at the top level")
     cfg = defaults()
+    cfg["plugins"] = _plugins(raw.get("plugins", []), origin)
     for section, values in raw.items():
+        if section == "plugins":
+            continue
         if section not in SCHEMA:
-            raise ConfigError(f"{origin}: unknown section {section!r} (expected one of: {', '.join(SCHEMA)})")
+            raise ConfigError(f"{origin}: unknown section {section!r} (expected one of: {', '.join(SCHEMA)}, plugins)")
         if not isinstance(values, dict):
             raise ConfigError(f"{origin}: {section}: expected a mapping, got {type(values).__name__}")
         for key, value in values.items():
@@ -122,6 +125,21 @@ def validate(raw: Any, origin: str = "<config>") -> dict:
             cfg[section][key] = value
     _check_semantics(origin, cfg)
     return cfg
+
+
+def _plugins(raw: Any, origin: str) -> list[dict]:
+    """``plugins:`` is a list of {class: module:Class, params: {...}}; checked by loading them."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{origin}: plugins: expected a list of {{class: module:Class, params: {{...}}}}")
+    from plugins.base import PluginError, load_plugin
+    for i, spec in enumerate(raw):
+        if not isinstance(spec, dict) or set(spec) - {"class", "params"}:
+            raise ConfigError(f"{origin}: plugins[{i}]: expected keys class and params")
+        try:
+            load_plugin(spec)
+        except (PluginError, ValueError) as exc:
+            raise ConfigError(f"{origin}: plugins[{i}]: {exc}") from None
+    return raw
 
 
 def _check_value(origin: str, section: str, key: str, value: Any) -> None:

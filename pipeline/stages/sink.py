@@ -20,6 +20,7 @@ from pipeline.sinks.jsonl import JsonlWriter
 from pipeline.sinks.publisher import Publisher
 from pipeline.sinks.video import VideoWriter
 from pipeline.stage import Stage, StageIO
+from plugins.base import load_plugin
 
 log = logging.getLogger("streamdet.sink")
 
@@ -38,6 +39,9 @@ class SinkStage(Stage):
             self.writers.append(JsonlWriter(cfg["sinks"]["jsonl"]))
         if cfg["sinks"]["video"]:
             self.writers.append(VideoWriter(cfg["sinks"]["video"], fps=cfg["source"]["fps"]))
+        self.plugins = [load_plugin(spec) for spec in cfg.get("plugins", [])]
+        for plugin in self.plugins:
+            plugin.start()
         self.status = cfg["sinks"]["status"]
         self.warmup = self.spec.options.get("warmup_frames", 0)   # per stream, left out of the metrics
         self.seen: dict[str, int] = {}
@@ -53,6 +57,8 @@ class SinkStage(Stage):
             return None
         frame = self.io.array(env, "frame") if "frame" in env.arrays else None
         message = to_public(env, t_in)
+        for plugin in self.plugins:
+            message = plugin.on_frame(message, frame)
         for writer in self.writers:
             writer.write(message, frame)
         t_out = time.time()
@@ -73,6 +79,8 @@ class SinkStage(Stage):
         return None
 
     def close(self) -> None:
+        for plugin in getattr(self, "plugins", []):
+            plugin.stop()
         if self.status:
             sys.stderr.write("\n")
         for writer in self.writers:
