@@ -53,13 +53,17 @@ class SyntheticBatches:
             self._scenes[seed] = SyntheticScene(seed, SOURCE_W, SOURCE_H)
         return self._scenes[seed]
 
-    def sample(self) -> Sample:
+    def _draw_frame(self, masks: bool):
+        """A random training frame: (BGR frame, its ground truth, boxes float32, labels int64)."""
         seed = int(self.rng.choice(TRAIN_SEEDS))
         frame_id = int(self.rng.integers(0, TRAIN_FRAMES))
         scene = self._scene(seed)
         frame = scene.render(frame_id)
-        truth = scene.ground_truth(frame_id, masks=False)
-        boxes, labels = truth.xyxy.astype(np.float32), truth.class_id.astype(np.int64)
+        truth = scene.ground_truth(frame_id, masks=masks)
+        return frame, truth, truth.xyxy.astype(np.float32), truth.class_id.astype(np.int64)
+
+    def sample(self) -> Sample:
+        frame, _, boxes, labels = self._draw_frame(masks=False)
         if self.augment and self.rng.random() < ZOOM_P:
             frame, boxes, labels = self._zoom(frame, boxes, labels)
         if self.augment:
@@ -76,6 +80,15 @@ class SyntheticBatches:
 
     def _zoom(self, frame, boxes, labels):
         """Crop a random window of the same aspect (scale ZOOM_RANGE) and resize it back."""
+        crop, zoomed, keep, _ = self._zoom_window(frame, boxes)
+        return crop, zoomed, labels[keep]
+
+    def _zoom_window(self, frame, boxes):
+        """Draw the zoom window and apply it to ``frame`` and ``boxes``.
+
+        Returns (resized crop, kept boxes in the resized crop, keep mask over
+        the input boxes, window (x0, y0, cw, ch)). Random draws: scale, x0, y0.
+        """
         s = float(self.rng.uniform(*ZOOM_RANGE))
         cw, ch = int(round(SOURCE_W * s)), int(round(SOURCE_H * s))
         x0 = int(self.rng.integers(0, SOURCE_W - cw + 1))
@@ -86,9 +99,8 @@ class SyntheticBatches:
         clipped = moved.copy()
         clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, cw)
         clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, ch)
-        area = lambda b: (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
-        keep = area(clipped) >= MIN_KEPT_FRACTION * np.maximum(area(moved), 1e-6)
-        return crop, clipped[keep] * np.float32(SOURCE_W / cw), labels[keep]
+        keep = _area(clipped) >= MIN_KEPT_FRACTION * np.maximum(_area(moved), 1e-6)
+        return crop, clipped[keep] * np.float32(SOURCE_W / cw), keep, (x0, y0, cw, ch)
 
     def _hsv_jitter(self, frame: np.ndarray) -> None:
         """In place: random hue shift and saturation/value gains on a BGR uint8 frame."""
@@ -111,6 +123,11 @@ class SyntheticBatches:
 
     def set_state(self, state: dict) -> None:
         self.rng.bit_generator.state = state
+
+
+def _area(b: np.ndarray) -> np.ndarray:
+    """Areas of (N, 4) xyxy boxes, 0 for inverted ones."""
+    return (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
 
 
 def source_letterbox(spec: PreprocessSpec) -> Letterbox:

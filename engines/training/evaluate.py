@@ -19,6 +19,7 @@ FRAME_STRIDE = 151          # not a divisor of the scene's 300-frame object-set 
 BATCH = 8
 IOU_THRESHOLD = 0.6
 MAX_DET = 100
+ZERO_METRICS = {"mAP": 0.0, "mAP50": 0.0, "mAP75": 0.0, "AR100": 0.0}
 
 
 def _torch_runner(detector):
@@ -34,9 +35,17 @@ def _torch_runner(detector):
     return infer
 
 
-def _detect_frames(detector, infer, scene, frame_ids, conf_threshold: float) -> list[dict]:
+def _detect_frames(detector, infer, scene, frame_ids, conf_threshold: float,
+                   with_masks: bool = False) -> list[dict]:
+    """COCO result records for ``frame_ids`` of ``scene``, in source pixels.
+
+    ``with_masks``: also map each detection's mask back to the source frame
+    (``masks_to_source``), so the records carry mask RLEs.
+    """
     from engines.ops.letterbox import letterbox_numpy
     from pipeline.coco import detections_to_coco
+    if with_masks:
+        from engines.detectors.maskrcnn import masks_to_source
     results = []
     for start in range(0, len(frame_ids), BATCH):
         chunk = frame_ids[start:start + BATCH]
@@ -46,27 +55,37 @@ def _detect_frames(detector, infer, scene, frame_ids, conf_threshold: float) -> 
             dets = detector.decode(outputs, i, conf_threshold=conf_threshold,
                                    iou_threshold=IOU_THRESHOLD, max_det=MAX_DET)
             dets.xyxy = letterbox.to_source(dets.xyxy, scene.height, scene.width)
+            if with_masks:
+                dets.mask = masks_to_source(dets.mask, letterbox, scene.height, scene.width)
             results.extend(detections_to_coco(frame_id + 1, dets))
     return results
 
 
-def coco_box_metrics(ground_truth: dict, results: list[dict]) -> dict:
-    """COCOeval (bbox) -> {'mAP', 'mAP50', 'mAP75', 'AR100'}; zeros when nothing was detected."""
+def coco_metrics(ground_truth: dict, results: list[dict], iou_type: str) -> dict:
+    """COCOeval of ``iou_type`` ('bbox' or 'segm') -> {'mAP', 'mAP50', 'mAP75', 'AR100'}.
+
+    All zeros when nothing was detected.
+    """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
     if not results:
-        return {"mAP": 0.0, "mAP50": 0.0, "mAP75": 0.0, "AR100": 0.0}
+        return dict(ZERO_METRICS)
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO()
         gt.dataset = ground_truth
         gt.createIndex()
-        evaluator = COCOeval(gt, gt.loadRes(results), "bbox")
+        evaluator = COCOeval(gt, gt.loadRes(results), iou_type)
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
     stats = evaluator.stats
     return {"mAP": float(stats[0]), "mAP50": float(stats[1]), "mAP75": float(stats[2]),
             "AR100": float(stats[8])}
+
+
+def coco_box_metrics(ground_truth: dict, results: list[dict]) -> dict:
+    """COCOeval (bbox) -> {'mAP', 'mAP50', 'mAP75', 'AR100'}; zeros when nothing was detected."""
+    return coco_metrics(ground_truth, results, "bbox")
 
 
 def evaluate(model: str, weights: Path | None = None, *, size: str | None = None, seed: int = 7,

@@ -17,8 +17,7 @@ import torch
 
 from engines.detectors.spec import Letterbox
 from engines.ops.letterbox import letterbox_numpy
-from engines.training.data import (FLIP_P, MIN_BOX_SIDE, MIN_KEPT_FRACTION, SOURCE_H, SOURCE_W,
-                                   TRAIN_FRAMES, TRAIN_SEEDS, ZOOM_P, ZOOM_RANGE,
+from engines.training.data import (FLIP_P, MIN_BOX_SIDE, SOURCE_H, SOURCE_W, ZOOM_P,
                                    SyntheticBatches)
 
 
@@ -54,12 +53,7 @@ class MaskedSyntheticBatches(SyntheticBatches):
     """SyntheticBatches whose samples carry masks; ``batch`` gives images and MaskedSamples."""
 
     def sample(self) -> MaskedSample:
-        seed = int(self.rng.choice(TRAIN_SEEDS))
-        frame_id = int(self.rng.integers(0, TRAIN_FRAMES))
-        scene = self._scene(seed)
-        frame = scene.render(frame_id)
-        truth = scene.ground_truth(frame_id, masks=True)
-        boxes, labels = truth.xyxy.astype(np.float32), truth.class_id.astype(np.int64)
+        frame, truth, boxes, labels = self._draw_frame(masks=True)
         masks = truth.masks
         if self.augment and self.rng.random() < ZOOM_P:
             frame, boxes, labels, masks = self._zoom_with_masks(frame, boxes, labels, masks)
@@ -81,27 +75,13 @@ class MaskedSyntheticBatches(SyntheticBatches):
 
     def _zoom_with_masks(self, frame, boxes, labels, masks):
         """The base zoom crop (same random draws), applied to the masks too."""
-        s = float(self.rng.uniform(*ZOOM_RANGE))
-        cw, ch = int(round(SOURCE_W * s)), int(round(SOURCE_H * s))
-        x0 = int(self.rng.integers(0, SOURCE_W - cw + 1))
-        y0 = int(self.rng.integers(0, SOURCE_H - ch + 1))
-        crop = cv2.resize(frame[y0:y0 + ch, x0:x0 + cw], (SOURCE_W, SOURCE_H),
-                          interpolation=cv2.INTER_LINEAR)
-        moved = boxes - np.array([x0, y0, x0, y0], np.float32)
-        clipped = moved.copy()
-        clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, cw)
-        clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, ch)
-        keep = _area(clipped) >= MIN_KEPT_FRACTION * np.maximum(_area(moved), 1e-6)
-        zoomed = resize_masks(masks[keep][:, y0:y0 + ch, x0:x0 + cw], SOURCE_W, SOURCE_H)
-        return crop, clipped[keep] * np.float32(SOURCE_W / cw), labels[keep], zoomed
+        crop, zoomed, keep, (x0, y0, cw, ch) = self._zoom_window(frame, boxes)
+        zoomed_masks = resize_masks(masks[keep][:, y0:y0 + ch, x0:x0 + cw], SOURCE_W, SOURCE_H)
+        return crop, zoomed, labels[keep], zoomed_masks
 
     def batch(self, size: int) -> tuple[torch.Tensor, list[MaskedSample]]:
         samples = [self.sample() for _ in range(size)]
         return torch.from_numpy(np.stack([s.image for s in samples])), samples
-
-
-def _area(b: np.ndarray) -> np.ndarray:
-    return (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
 
 
 def torchvision_targets(samples: list[MaskedSample]) -> list[dict]:

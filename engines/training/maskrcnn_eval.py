@@ -8,53 +8,15 @@ twice: ``bbox`` and ``segm``. Returns a JSON-ready dict like ``evaluate()``.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
-import numpy as np
-
-from engines.training.evaluate import BATCH, FRAME_STRIDE, IOU_THRESHOLD, MAX_DET, _torch_runner
-
-ZERO_METRICS = {"mAP": 0.0, "mAP50": 0.0, "mAP75": 0.0, "AR100": 0.0}
-
-
-def coco_metrics(ground_truth: dict, results: list[dict], iou_type: str) -> dict:
-    """COCOeval of ``iou_type`` ('bbox' or 'segm') -> {'mAP', 'mAP50', 'mAP75', 'AR100'}."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-    if not results:
-        return dict(ZERO_METRICS)
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = ground_truth
-        gt.createIndex()
-        evaluator = COCOeval(gt, gt.loadRes(results), iou_type)
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    stats = evaluator.stats
-    return {"mAP": float(stats[0]), "mAP50": float(stats[1]), "mAP75": float(stats[2]),
-            "AR100": float(stats[8])}
+from engines.training.evaluate import (FRAME_STRIDE, ZERO_METRICS,  # noqa: F401 (re-exported)
+                                       _detect_frames, _torch_runner, coco_metrics)
 
 
 def detect_with_masks(detector, infer, scene, frame_ids, conf_threshold: float) -> list[dict]:
     """COCO result records (boxes and source-frame mask RLEs) for ``frame_ids`` of ``scene``."""
-    from engines.detectors.maskrcnn import masks_to_source
-    from engines.ops.letterbox import letterbox_numpy
-    from pipeline.coco import detections_to_coco
-    results = []
-    for start in range(0, len(frame_ids), BATCH):
-        chunk = frame_ids[start:start + BATCH]
-        inputs, boxes = zip(*(letterbox_numpy(scene.render(f), detector.spec) for f in chunk))
-        outputs = infer(np.stack(inputs))
-        for i, (frame_id, letterbox) in enumerate(zip(chunk, boxes)):
-            dets = detector.decode(outputs, i, conf_threshold=conf_threshold,
-                                   iou_threshold=IOU_THRESHOLD, max_det=MAX_DET)
-            dets.xyxy = letterbox.to_source(dets.xyxy, scene.height, scene.width)
-            dets.mask = masks_to_source(dets.mask, letterbox, scene.height, scene.width)
-            results.extend(detections_to_coco(frame_id + 1, dets))
-    return results
+    return _detect_frames(detector, infer, scene, frame_ids, conf_threshold, with_masks=True)
 
 
 def evaluate_maskrcnn(weights: Path | None = None, *, size: str | None = None, seed: int = 7,

@@ -17,22 +17,15 @@ from types import SimpleNamespace
 
 import torch
 
-from engines.nets.weights_file import save_weights
-from engines.training.checkpoint import load_checkpoint
 from engines.training.ema import ModelEMA
 from engines.training.maskrcnn_data import MaskedSyntheticBatches, torchvision_targets
-from engines.training.trainer import _optimizer, _Run, learning_rate
+from engines.training.trainer import _class_names, _optimizer, _Run, run_training
 
 SIZES = ("tiny",)
 LR = 1e-3
 WEIGHT_DECAY = 1e-4
 GRAD_CLIP = 10.0
 EMA_DECAY, EMA_RAMP = 0.998, 300.0
-
-
-def _class_names() -> list[str]:
-    from pipeline.sources.synthetic import CLASS_NAMES
-    return list(CLASS_NAMES)
 
 
 def train_maskrcnn(size: str = "tiny", *, out: Path, steps: int, batch: int = 4, seed: int = 0,
@@ -44,21 +37,9 @@ def train_maskrcnn(size: str = "tiny", *, out: Path, steps: int, batch: int = 4,
         raise ValueError(f"train: unknown maskrcnn size {size!r}; expected one of {list(SIZES)}")
     if steps < 1 or batch < 1:
         raise ValueError(f"train: steps and batch must be >= 1, got steps={steps}, batch={batch}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if threads:
-        torch.set_num_threads(threads)
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True)
-    try:
-        run = MaskRCNNRun(size, out, batch, seed, lr or LR)
-        if resume:
-            run.restore(load_checkpoint(out, "maskrcnn", size))
-        run.loop(steps, log_every, progress, checkpoint_every)
-    finally:
-        torch.use_deterministic_algorithms(was_deterministic)
-    return save_weights(out / f"maskrcnn_{size}.pt", "maskrcnn", size, run.class_names,
-                        run.ema.module.state_dict())
+    return run_training(lambda out: MaskRCNNRun(size, out, batch, seed, lr or LR), "maskrcnn",
+                        size, out=out, steps=steps, resume=resume, log_every=log_every,
+                        progress=progress, checkpoint_every=checkpoint_every, threads=threads)
 
 
 def train(model: str = "maskrcnn", size: str = "tiny", *, out: Path, steps: int, batch: int = 4,
@@ -74,6 +55,7 @@ def train(model: str = "maskrcnn", size: str = "tiny", *, out: Path, steps: int,
 
 class MaskRCNNRun(_Run):
     """trainer._Run (state, restore, loop, checkpoints) with the Mask R-CNN net, data and loss."""
+    grad_clip = GRAD_CLIP
 
     def __init__(self, size: str, out: Path, batch: int, seed: int, lr: float) -> None:
         from engines.detectors.maskrcnn_tiny import build_tiny_maskrcnn
@@ -88,18 +70,8 @@ class MaskRCNNRun(_Run):
         self.data = MaskedSyntheticBatches(torchvision_spec("maskrcnn_tiny"), seed)
         self.step = 0
 
-    def train_step(self, steps: int) -> dict:
-        lr = learning_rate(self.step, steps, self.lr)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        images, samples = self.data.batch(self.batch)
+    def compute_loss(self, images: torch.Tensor, samples: list) -> tuple[torch.Tensor, dict]:
+        """torchvision's summed training losses and each of them, rounded, by name."""
         losses = self.net(list(images), torchvision_targets(samples))
-        loss = sum(losses.values())
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.net.parameters(), GRAD_CLIP)
-        self.optimizer.step()
-        self.ema.update(self.net)
-        self.step += 1
         parts = {name: round(float(value.detach()), 4) for name, value in losses.items()}
-        return {"loss": float(loss.detach()), **parts, "lr": lr}
+        return sum(losses.values()), parts

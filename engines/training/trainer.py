@@ -15,6 +15,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 from tqdm import tqdm
@@ -64,6 +65,20 @@ def train(model: str, size: str = "tiny", *, out: Path, steps: int, batch: int =
           progress: bool = True, checkpoint_every: int = 250, threads: int | None = None) -> Path:
     """Train ``model`` (yolo|centernet) of ``size`` for ``steps`` steps; returns the weights path."""
     fam = _check_args(model, size, steps, batch)
+    return run_training(lambda out: _Run(fam, size, out, batch, seed, lr or fam.lr), model, size,
+                        out=out, steps=steps, resume=resume, log_every=log_every,
+                        progress=progress, checkpoint_every=checkpoint_every, threads=threads)
+
+
+def run_training(make_run: Callable[[Path], "_Run"], model: str, size: str, *, out: Path,
+                 steps: int, resume: bool, log_every: int, progress: bool,
+                 checkpoint_every: int, threads: int | None) -> Path:
+    """The body every trainer shares; returns ``<out>/<model>_<size>.pt`` (EMA weights).
+
+    Creates ``out``, sets the thread count, turns deterministic algorithms on
+    for the run (restoring the previous setting after), builds the run with
+    ``make_run(out)``, resumes it from ``<out>/last.pt`` when asked and loops.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if threads:
@@ -71,7 +86,7 @@ def train(model: str, size: str = "tiny", *, out: Path, steps: int, batch: int =
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     try:
-        run = _Run(fam, size, out, batch, seed, lr or fam.lr)
+        run = make_run(out)
         if resume:
             run.restore(load_checkpoint(out, model, size))
         run.loop(steps, log_every, progress, checkpoint_every)
@@ -83,6 +98,7 @@ def train(model: str, size: str = "tiny", *, out: Path, steps: int, batch: int =
 
 class _Run:
     """The state of one training run (so the loop and checkpointing share it)."""
+    grad_clip = GRAD_CLIP
 
     def __init__(self, fam, size: str, out: Path, batch: int, seed: int, lr: float) -> None:
         torch.manual_seed(seed)
@@ -114,14 +130,18 @@ class _Run:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         images, samples = self.data.batch(self.batch)
-        loss, parts = self.fam.loss(self.net(images), samples, len(self.class_names))
+        loss, parts = self.compute_loss(images, samples)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.net.parameters(), GRAD_CLIP)
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.grad_clip)
         self.optimizer.step()
         self.ema.update(self.net)
         self.step += 1
         return {"loss": float(loss.detach()), **parts, "lr": lr}
+
+    def compute_loss(self, images: torch.Tensor, samples: list) -> tuple[torch.Tensor, dict]:
+        """(total loss, its named parts as floats) of one batch."""
+        return self.fam.loss(self.net(images), samples, len(self.class_names))
 
     def loop(self, steps: int, log_every: int, progress: bool, checkpoint_every: int) -> None:
         bar = tqdm(total=steps, initial=min(self.step, steps), disable=not progress,

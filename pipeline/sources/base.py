@@ -6,9 +6,17 @@ run asks for real-time pacing.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
+
+
+class Pacer(Protocol):
+    """Anything whose ``wait()`` sleeps until the next frame is due (e.g. video.RatePacer)."""
+
+    def wait(self) -> None: ...
 
 
 class SourceError(RuntimeError):
@@ -41,6 +49,20 @@ class Source:
 
     def __init__(self) -> None:
         self.stats = SourceStats()
+        self._next_id = 0                  # id of the next frame ``_emit`` hands out
+
+    def _emit(self, image: np.ndarray, pacer: Pacer | None = None) -> Frame:
+        """The tail of ``read`` for sources that number their own frames.
+
+        Waits on ``pacer`` (when given), stamps ``image`` with the next frame
+        id and the current time, and counts it in ``stats.frames``.
+        """
+        if pacer is not None:
+            pacer.wait()
+        frame = Frame(image=image, frame_id=self._next_id, capture_ts=time.time())
+        self._next_id += 1
+        self.stats.frames += 1
+        return frame
 
     def open(self) -> None:
         """Acquire the device/stream/file. Raises SourceError with a clear message."""

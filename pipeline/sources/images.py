@@ -8,7 +8,6 @@ differ in size: ``frame_shape`` follows the last image returned.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import cv2
@@ -42,7 +41,6 @@ class ImageFolderSource(Source):
         self.fps = float(fps) if fps else None
         self._files: list[Path] = []
         self._next_file = 0
-        self._next_id = 0
         self._pending: np.ndarray | None = None   # first readable image, decoded by open()
         self._pacer: RatePacer | None = None
 
@@ -84,12 +82,7 @@ class ImageFolderSource(Source):
         elif out is not None and out.shape == image.shape and out.dtype == image.dtype:
             np.copyto(out, image)
             image = out
-        if self._pacer is not None:
-            self._pacer.wait()
-        frame = Frame(image=image, frame_id=self._next_id, capture_ts=time.time())
-        self._next_id += 1
-        self.stats.frames += 1
-        return frame
+        return self._emit(image, self._pacer)
 
     def close(self) -> None:
         self._pending = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -136,14 +136,17 @@ class LatestFrameReader:
 class LiveSource(Source):
     """Base for live sources: ``read`` hands out the reader's newest frame.
 
-    Subclasses open their capture in ``open``, then call ``_start_reader``
-    with their grab function and the first image they decoded.
+    Subclasses open their capture object into ``self._cap`` in ``open``, then
+    call ``_start_reader`` with their grab function and the first image they
+    decoded (and ``on_exit=self._release``, so the grabber thread releases
+    the capture it used).
     """
     live = True
 
     def __init__(self) -> None:
         super().__init__()
         self._reader: LatestFrameReader | None = None
+        self._cap: Any = None
 
     def _start_reader(self, grab: GrabFn, first_image: np.ndarray,
                       on_exit: Callable[[], None] | None = None) -> None:
@@ -169,6 +172,15 @@ class LiveSource(Source):
         self.stats.frames += 1
         return Frame(image=image, frame_id=frame_id, capture_ts=capture_ts)
 
+    def _release(self) -> None:
+        """Release the capture object, if any; safe to call twice."""
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
     def close(self) -> None:
+        """Stop the reader (its thread releases the capture), or release it here if none ran."""
         if self._reader is not None:
             self._reader.stop()
+        else:
+            self._release()

@@ -126,7 +126,6 @@ class NetworkSource(LiveSource):
         self.backoff = backoff
         self.open_timeout_s = open_timeout_s
         self._capture_factory = capture_factory or open_stream_capture
-        self._cap: Any = None
         self._last_frame_t = 0.0            # monotonic time of the last good frame
         self._outage_since: float | None = None
         self._attempts = 0                  # reconnect attempts in the current outage
@@ -218,15 +217,8 @@ class NetworkSource(LiveSource):
         report_event(self.stats, f"stream {redact(self.url)} back after {outage:.1f} s "
                                  f"without frames (reconnect {self.stats.reconnects})")
 
-    def _release(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
-
     def close(self) -> None:
         super().close()
-        if self._reader is None:
-            self._release()
-        elif self._outage_since is not None and self._reader.ended:
+        if self._reader is not None and self._outage_since is not None and self._reader.ended:
             self.stats.outage_s += time.monotonic() - self._outage_since
             self._outage_since = None

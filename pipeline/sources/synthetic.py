@@ -211,7 +211,6 @@ class SyntheticSource(Source):
         self.frame_shape = (int(height), int(width))
         self.max_frames = max_frames
         self.realtime = bool(realtime)
-        self._next_id = 0
         self._start: float | None = None
 
     def open(self) -> None:
@@ -226,10 +225,7 @@ class SyntheticSource(Source):
             self._wait_until_due(frame_id)
         if out is not None and (out.shape != (*self.frame_shape, 3) or out.dtype != np.uint8):
             out = None
-        image = self.scene.render(frame_id, out)
-        self._next_id += 1
-        self.stats.frames += 1
-        return Frame(image=image, frame_id=frame_id, capture_ts=time.time())
+        return self._emit(self.scene.render(frame_id, out))
 
     def _wait_until_due(self, frame_id: int) -> None:
         now = time.perf_counter()

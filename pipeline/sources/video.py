@@ -71,7 +71,6 @@ class VideoFileSource(Source):
         self.realtime = realtime
         self._cap: Any = None
         self._pending: np.ndarray | None = None   # first frame, decoded by open()
-        self._next_id = 0
         self._pass_frames = 0
         self._pacer: RatePacer | None = None
 
@@ -109,12 +108,7 @@ class VideoFileSource(Source):
         if image is None:
             return None
         self._pass_frames += 1
-        if self._pacer is not None:
-            self._pacer.wait()
-        frame = Frame(image=image, frame_id=self._next_id, capture_ts=time.time())
-        self._next_id += 1
-        self.stats.frames += 1
-        return frame
+        return self._emit(image, self._pacer)
 
     def _next_image(self, out: np.ndarray | None) -> np.ndarray | None:
         if self._pending is not None:
@@ -194,7 +188,6 @@ class WebcamSource(LiveSource):
         self.requested = {cv2.CAP_PROP_FRAME_WIDTH: width, cv2.CAP_PROP_FRAME_HEIGHT: height,
                           cv2.CAP_PROP_FPS: fps}
         self._capture_factory = capture_factory or open_webcam_capture
-        self._cap: Any = None
 
     def open(self) -> None:
         cap = self._capture_factory(self.index)
@@ -235,13 +228,3 @@ class WebcamSource(LiveSource):
                 return None
             self._reader.wait_stop(0.02)   # a failing read returns at once: do not spin
         return None
-
-    def _release(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
-
-    def close(self) -> None:
-        super().close()
-        if self._reader is None:
-            self._release()
