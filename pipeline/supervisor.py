@@ -28,6 +28,14 @@ log = logging.getLogger("streamdet.supervisor")
 CHAIN = ("preprocess", "inference", "postprocess", "sink")
 
 
+def remove_orphan_run_dirs() -> None:
+    """Remove run folders (``streamdet-<pid>-*`` in the temp dir) of supervisors that were killed."""
+    for path in Path(tempfile.gettempdir()).glob("streamdet-*-*"):
+        pid = path.name.split("-")[1]
+        if path.is_dir() and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
+
+
 class PipelineError(RuntimeError):
     """The run cannot go on; the message is one line for the user."""
 
@@ -78,7 +86,8 @@ def build_specs(cfg: dict, run_dir: Path, prefix: str) -> list[StageSpec]:
 class Supervisor:
     def __init__(self, cfg: dict, log_level: str = "INFO", warmup_frames: int = 0) -> None:
         self.cfg, self.log_level = cfg, log_level
-        self.run_dir = Path(tempfile.mkdtemp(prefix="streamdet-"))
+        remove_orphan_run_dirs()
+        self.run_dir = Path(tempfile.mkdtemp(prefix=f"streamdet-{os.getpid()}-"))
         self.prefix = f"streamdet-{os.getpid()}-{secrets.token_hex(3)}"
         self.specs = {s.name: s for s in build_specs(cfg, self.run_dir, self.prefix)}
         self.specs["sink"].options["warmup_frames"] = warmup_frames
@@ -169,9 +178,13 @@ class Supervisor:
 
     def shutdown(self) -> None:
         """SIGTERM every live stage, SIGKILL what is left after the timeout, remove all traces."""
-        for proc in self.procs.values():
-            if proc.is_alive():
+        for name, proc in self.procs.items():
+            if not proc.is_alive():
+                continue
+            if (self.run_dir / f"{name}.ready").exists():
                 proc.terminate()
+            else:                   # still loading its model: it cannot stop itself yet
+                proc.kill()
         deadline = time.monotonic() + self.cfg["supervisor"]["stop_timeout_s"]
         for proc in self.procs.values():
             proc.join(max(0.0, deadline - time.monotonic()))

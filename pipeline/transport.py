@@ -91,7 +91,11 @@ def make_socket(ctx: zmq.Context, kind: int, endpoint: Endpoint, *, bind: bool, 
     sock.setsockopt(zmq.RCVHWM, hwm)
     if bind:
         endpoint.check_bind(allow_remote)
-        sock.bind(endpoint.url)
+        try:
+            sock.bind(endpoint.url)
+        except zmq.ZMQError as exc:
+            sock.close(0)
+            raise OSError(f"cannot listen on {endpoint.url}: {exc.strerror}") from None
     else:
         sock.connect(endpoint.url)
     return sock

@@ -59,14 +59,17 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
     stage = getattr(importlib.import_module(module), cls_name)(spec)
     install_stop_handlers(stage)
     ctx = zmq.Context()
-    io = StageIO(spec, ctx)
+    ready = False
     try:
-        try:
-            stage.setup(io)
-        except user_errors() as exc:
-            Path(run_dir, f"{spec.name}.error").write_text(f"{spec.name}: {exc}")
-            raise SystemExit(EXIT_USER_ERROR)
+        io = StageIO(spec, ctx)
+        stage.setup(io)
         Path(run_dir, f"{spec.name}.ready").touch()
+        ready = True
+    except user_errors() as exc:
+        Path(run_dir, f"{spec.name}.error").write_text(f"{spec.name}: {exc}")
+        _close_quietly(stage, locals().get("io"), ctx)
+        raise SystemExit(EXIT_USER_ERROR)
+    try:
         stage.run()
     finally:
         try:
@@ -74,3 +77,13 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
         finally:
             io.close(flush=not stage.stopping)
             ctx.term()
+
+
+def _close_quietly(stage, io: StageIO | None, ctx: zmq.Context) -> None:
+    """After a failed setup: release what exists; a half-built stage must not hide the user error."""
+    for close in (stage.close, getattr(io, "close", None), ctx.term):
+        try:
+            if close is not None:
+                close()
+        except Exception:
+            pass

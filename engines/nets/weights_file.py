@@ -8,6 +8,7 @@ family and the keys and names the file in every error.
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -34,6 +35,9 @@ def read_torch_file(path: str | Path) -> dict:
         raise FileNotFoundError(f"weights file not found: {path}")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ValueError(f"{path}: not a torch weights file of tensors "
+                         "(read with weights_only=True; pickled objects are refused)") from None
     except Exception as exc:
         raise ValueError(f"{path}: not a readable torch weights file ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''})") from None

@@ -29,6 +29,9 @@ from urllib.parse import urlsplit, urlunsplit
 import cv2
 import numpy as np
 
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # FFmpeg quiet: our own log says what failed
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)   # no "backend can't be used" warnings
+
 from pipeline.sources.base import SourceError
 from pipeline.sources.live import LiveSource, report_event
 
