@@ -11,7 +11,7 @@ from pipeline.messages import Envelope, stage_latencies_ms
 
 def percentiles(values) -> dict[str, float]:
     if len(values) == 0:
-        return {"p50_ms": float("nan"), "p95_ms": float("nan"), "p99_ms": float("nan"), "n": 0}
+        return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "n": 0}   # JSON null, not NaN
     p50, p95, p99 = np.percentile(np.asarray(values, dtype=np.float64), [50, 95, 99])
     return {"p50_ms": round(float(p50), 3), "p95_ms": round(float(p95), 3),
             "p99_ms": round(float(p99), 3), "n": len(values)}
@@ -29,6 +29,7 @@ class Metrics:
         self.counts: dict[str, dict] = {}                 # latest counters per stage
         self.per_stream: dict[str, int] = defaultdict(int)
         self.branch_frames = 0
+        self.engine = ""
 
     def add(self, env: Envelope, sink_in: float, published_ts: float) -> None:
         """One fast-path frame: its stamps, plus the sink's own time and the hop into it."""
@@ -45,6 +46,7 @@ class Metrics:
         self.first_ts = published_ts if self.first_ts is None else self.first_ts
         self.last_ts = published_ts
         self.counts.update(env.meta.get("counts", {}))
+        self.engine = env.meta.get("engine", self.engine)
 
     def add_branch(self, env: Envelope, published_ts: float) -> None:
         """A side-branch result: its model time and capture-to-publish, apart from the fast path."""
@@ -71,7 +73,7 @@ class Metrics:
     def summary(self) -> dict:
         stages = {k: percentiles(v) for k, v in self.samples.items()
                   if k not in ("end_to_end", "branch", "branch_end_to_end")}
-        return {"frames": self.frames, "fps": round(self.fps(), 2),
+        return {"frames": self.frames, "fps": round(self.fps(), 2), "engine": self.engine,
                 "dropped": self.total("dropped"), "stale": self.total("stale"),
                 "malformed": self.total("malformed"), "failed": self.total("failed"),
                 "corrupt": self.total("corrupt"), "reconnects": self.total("reconnects"),
@@ -106,5 +108,6 @@ def format_summary(summary: dict) -> str:
              f"{'stage':<26}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"]
     rows = list(summary["stages"].items()) + [("end_to_end", summary["end_to_end"])]
     for name, p in rows:
-        lines.append(f"{name:<26}{p['p50_ms']:>9.2f}{p['p95_ms']:>9.2f}{p['p99_ms']:>9.2f}")
+        if p["n"]:
+            lines.append(f"{name:<26}{p['p50_ms']:>9.2f}{p['p95_ms']:>9.2f}{p['p99_ms']:>9.2f}")
     return "\n".join(lines)

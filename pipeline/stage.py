@@ -56,6 +56,7 @@ class StageIO:
         self._ring: SlotRing | None = None
         self._writer: SlotWriter | None = None
         self._seq = 0
+        self.blocked_s = 0.0  # time alloc() waited for a free slot downstream (queueing, not work)
         self.stale = 0      # frames whose slot was overwritten before we were done
         self.failed = 0     # frames whose processing raised
 
@@ -87,12 +88,14 @@ class StageIO:
         need = sum(int(np.prod(s)) * np.dtype(d).itemsize + 64 for s, d in shapes.values())
         if self._ring is None or self._ring.slot_size < need:
             self._new_ring(need)
+        started = time.monotonic()
         while True:
             slot = self._ring.reserve(self._seq, wait=self.spec.policy == "wait", timeout_s=0.2)
             if slot is not None:
                 break
             if stopping():
                 return None
+        self.blocked_s += time.monotonic() - started
         self._writer = SlotWriter(self._ring, self._seq, slot)
         self._seq += 1
         return {name: self._writer.array(name, shape, dtype) for name, (shape, dtype) in shapes.items()}
@@ -182,6 +185,7 @@ class Stage:
 
     def _handle(self, frames: list[Envelope]) -> None:
         io = self.io
+        io.blocked_s = 0.0
         t_in = time.time()
         try:
             outs = self.process_batch(frames)
@@ -193,6 +197,7 @@ class Stage:
             outs = [None] * len(frames)
             io.failed += len(frames)
         t_out = time.time()
+        t_in += io.blocked_s    # waiting for a downstream slot is queueing: it shows in the hop, not the stage
         for env, out in zip(frames, outs):
             if out is not None and not io.still_valid(env):
                 io.stale += 1          # a slot we read was overwritten while we worked

@@ -25,6 +25,7 @@ def r50_latency(device: str = "auto", iterations: int = 5, half: bool = False) -
     engine = make_engine("torch", detector, device=device, half=half)
     engine.warmup(1)
     x = np.random.default_rng(0).random((1, 3, detector.spec.height, detector.spec.width), dtype=np.float32)
+    device_used = engine.meta.device
     times = []
     for _ in range(iterations):
         start = time.perf_counter()
@@ -33,7 +34,7 @@ def r50_latency(device: str = "auto", iterations: int = 5, half: bool = False) -
     engine.close()
     median = statistics.median(times)
     return {"model": "maskrcnn_resnet50_fpn", "input": f"{detector.spec.width}x{detector.spec.height}",
-            "device": engine.meta.device if engine._meta else device, "ms_per_frame_median": round(median, 1),
+            "device": device_used, "ms_per_frame_median": round(median, 1),
             "fps": round(1e3 / median, 2), "runs_ms": [round(t, 1) for t in times]}
 
 

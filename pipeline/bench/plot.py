@@ -17,7 +17,7 @@ def plot_bench(result: dict, path: Path) -> Path:
     _stages(axes[0], result)
     _throughput(axes[1], result)
     _timeline(axes[2], result)
-    fig.suptitle(f"streamdet bench — {result['settings']['model']} {result['settings']['size'] or ''} "
+    fig.suptitle(f"streamdet bench — {result['settings']['model']} {result['settings']['size'] or 'tiny'} "
                  f"on {result['settings']['engine']} — {result['machine']['gpu'] or result['machine']['cpu']}",
                  fontsize=11)
     fig.tight_layout()

@@ -51,15 +51,17 @@ class Source:
         self.stats = SourceStats()
         self._next_id = 0                  # id of the next frame ``_emit`` hands out
 
-    def _emit(self, image: np.ndarray, pacer: Pacer | None = None) -> Frame:
+    def _emit(self, image: np.ndarray, pacer: Pacer | None = None,
+              capture_ts: float | None = None) -> Frame:
         """The tail of ``read`` for sources that number their own frames.
 
         Waits on ``pacer`` (when given), stamps ``image`` with the next frame
-        id and the current time, and counts it in ``stats.frames``.
+        id and ``capture_ts`` (default: now), and counts it in ``stats.frames``.
         """
         if pacer is not None:
             pacer.wait()
-        frame = Frame(image=image, frame_id=self._next_id, capture_ts=time.time())
+        frame = Frame(image=image, frame_id=self._next_id,
+                      capture_ts=time.time() if capture_ts is None else capture_ts)
         self._next_id += 1
         self.stats.frames += 1
         return frame

@@ -225,7 +225,8 @@ class SyntheticSource(Source):
             self._wait_until_due(frame_id)
         if out is not None and (out.shape != (*self.frame_shape, 3) or out.dtype != np.uint8):
             out = None
-        return self._emit(self.scene.render(frame_id, out))
+        acquired = time.time()                  # the camera "exposes" now; rendering is capture work
+        return self._emit(self.scene.render(frame_id, out), capture_ts=acquired)
 
     def _wait_until_due(self, frame_id: int) -> None:
         now = time.perf_counter()

@@ -33,7 +33,6 @@ class CaptureStage(Stage):
             arrays = io.alloc({"frame": ((h, w, 3), np.uint8)}, lambda: self.stopping)
             if arrays is None:
                 break
-            t_in = time.time()
             frame = self.source.read(out=arrays["frame"])
             if frame is None:
                 break
@@ -45,7 +44,7 @@ class CaptureStage(Stage):
             env = Envelope(stream=self.stream, frame_id=frame.frame_id, capture_ts=frame.capture_ts,
                            width=w, height=h, arrays=io.commit(arrays))
             t_out = time.time()
-            env.stamp("capture", min(t_in, frame.capture_ts), t_out)
+            env.stamp("capture", frame.capture_ts, t_out)   # from acquisition (live: grab) to send: no pacing waits
             env.meta["counts"] = {self.name: self._counts()}
             io.sender.send(env, lambda: self.stopping)
             self.last_id = frame.frame_id
