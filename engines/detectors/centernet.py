@@ -18,7 +18,8 @@ from engines.detectors.base import Detector
 from engines.detectors.spec import PreprocessSpec
 from engines.detectors.yolo import host_array
 from engines.nets.centernet import DOWN_RATIO, CenterNetNet, centernet_size
-from engines.nets.weights_file import load_weights
+from engines.detectors.yolo import default_class_names
+from engines.nets.weights_file import load_state, load_weights
 from pipeline.detections import Detections
 
 OFFICIAL_MEAN = (0.408, 0.447, 0.470)
@@ -65,7 +66,7 @@ class CenterNetDetector(Detector):
             self.weights_path = Path(weights)
         self.size = size or "tiny"
         centernet_size(self.size)
-        self.class_names = tuple(class_names or file_names or _synthetic_names())
+        self.class_names = tuple(class_names or file_names or default_class_names())
         self.spec = centernet_spec(self.size, official)
         if self._state is not None:
             self.build_module()     # fail now, naming the file, if the weights do not fit
@@ -83,15 +84,8 @@ class CenterNetDetector(Detector):
     def build_module(self) -> nn.Module:
         if self._official_net is not None:
             return self._official_net.eval()
-        net = CenterNetNet(len(self.class_names), self.size)
-        if self._state is not None:
-            try:
-                net.load_state_dict(self._state)
-            except RuntimeError as exc:
-                raise ValueError(f"{self.weights_path}: does not fit CenterNet {self.size} with "
-                                 f"{len(self.class_names)} classes: "
-                                 f"{str(exc).splitlines()[1:3]}") from None
-        return net.eval()
+        return load_state(CenterNetNet(len(self.class_names), self.size), self._state, self.weights_path,
+                          f"CenterNet {self.size} with {len(self.class_names)} classes")
 
     def decode(self, outputs: Mapping[str, Any], index: int, *, conf_threshold: float = 0.25,
                iou_threshold: float = 0.45, max_det: int = 300) -> Detections:
@@ -109,7 +103,3 @@ class CenterNetDetector(Detector):
         return f"{kind}centernet-{self.size} {self.spec.width}x{self.spec.height}, " \
                f"{len(self.class_names)} classes, weights {trained}"
 
-
-def _synthetic_names() -> tuple[str, ...]:
-    from pipeline.sources.synthetic import CLASS_NAMES
-    return tuple(CLASS_NAMES)

@@ -14,7 +14,7 @@ from torch import nn
 
 from engines.detectors.base import Detector
 from engines.detectors.spec import PreprocessSpec
-from engines.nets.weights_file import load_weights
+from engines.nets.weights_file import load_state, load_weights
 from engines.nets.yolo import YoloNet, yolo_size
 from pipeline.detections import Detections
 
@@ -76,15 +76,8 @@ class YoloDetector(Detector):
 
     def build_net(self) -> YoloNet:
         """The bare YoloNet (eval mode, weights loaded when there are any)."""
-        net = YoloNet(len(self.class_names), self.size)
-        if self._state is not None:
-            try:
-                net.load_state_dict(self._state)
-            except RuntimeError as exc:
-                raise ValueError(f"{self.weights_path}: does not fit YOLO {self.size} with "
-                                 f"{len(self.class_names)} classes: "
-                                 f"{str(exc).splitlines()[1:3]}") from None
-        return net.eval()
+        return load_state(YoloNet(len(self.class_names), self.size), self._state, self.weights_path,
+                          f"YOLO {self.size} with {len(self.class_names)} classes")
 
     def build_module(self) -> nn.Module:
         return TupleOutput(self.build_net()).eval()

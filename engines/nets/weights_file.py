@@ -56,3 +56,13 @@ def load_weights(path: str | Path, model: str) -> dict:
     if data["model"] != model:
         raise ValueError(f"{path}: holds a {data['model']!r} model, expected {model!r}")
     return data
+
+
+def load_state(net, state: dict | None, path, what: str):
+    """Load ``state`` into ``net`` (if any) and return it in eval mode; a misfit names the file."""
+    if state is not None:
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ValueError(f"{path}: does not fit {what}: {str(exc).splitlines()[1:3]}") from None
+    return net.eval()
