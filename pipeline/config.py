@@ -59,6 +59,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "allow_remote": (bool, False, None),
         "endpoints": (dict, {}, None),               # stage -> endpoint it binds (overrides)
         "base_port": (int, 5600, None),              # tcp mode: stage ports from here
+        "shared_memory": (str, "auto", ("auto", "never")),   # never: arrays ride ZeroMQ (hosts share no memory)
     },
     "publish": {
         "endpoint": (str, "tcp://127.0.0.1:5556", None),
@@ -87,6 +88,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "max_restarts": (int, 5, None),
         "stop_timeout_s": (ANY_NUMBER, 5.0, None),
         "ready_timeout_s": (ANY_NUMBER, 900.0, None),    # model loading; a TensorRT build takes minutes
+        "stages": (list, [], None),                  # run only these here (others on other hosts); [] = all
     },
 }
 STAGE_ENDPOINT_KEYS = ("preprocess", "inference", "postprocess", "sink", "branch")

@@ -51,7 +51,8 @@ class StageIO:
                                      hwm=spec.hwm, allow_remote=spec.allow_remote)
         if spec.output:
             self.sender = Sender(ctx, Endpoint.parse(spec.output), policy=spec.policy, hwm=spec.hwm)
-        self.local_output = self.sender is not None and self.sender.endpoint.is_local
+        self.local_output = (self.sender is not None and self.sender.endpoint.is_local
+                             and spec.config.get("transport", {}).get("shared_memory", "auto") != "never")
         self.rings = RingCache()
         self._ring: SlotRing | None = None
         self._writer: SlotWriter | None = None

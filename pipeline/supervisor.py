@@ -28,6 +28,11 @@ log = logging.getLogger("streamdet.supervisor")
 CHAIN = ("preprocess", "inference", "postprocess", "sink")
 
 
+def _runs_here(spec: StageSpec, stages: list) -> bool:
+    """``supervisor.stages`` splits a pipeline over hosts: e.g. [capture, preprocess] on one."""
+    return not stages or spec.kind in stages or spec.name in stages
+
+
 def remove_orphan_run_dirs() -> None:
     """Remove run folders (``streamdet-<pid>-*`` in the temp dir) of supervisors that were killed."""
     for path in Path(tempfile.gettempdir()).glob("streamdet-*-*"):
@@ -89,8 +94,10 @@ class Supervisor:
         remove_orphan_run_dirs()
         self.run_dir = Path(tempfile.mkdtemp(prefix=f"streamdet-{os.getpid()}-"))
         self.prefix = f"streamdet-{os.getpid()}-{secrets.token_hex(3)}"
-        self.specs = {s.name: s for s in build_specs(cfg, self.run_dir, self.prefix)}
-        self.specs["sink"].options["warmup_frames"] = warmup_frames
+        self.specs = {s.name: s for s in build_specs(cfg, self.run_dir, self.prefix)
+                      if _runs_here(s, cfg["supervisor"]["stages"])}
+        if "sink" in self.specs:    # a host without the sink runs until it is stopped
+            self.specs["sink"].options["warmup_frames"] = warmup_frames
         self.procs: dict[str, mp.Process] = {}
         self.restarts: dict[str, int] = {name: 0 for name in self.specs}
         self.finished: set[str] = set()
