@@ -101,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         from engines.training.trainer import train
     batch = args.batch or (4 if args.model == "maskrcnn" else 16)
     path = train(args.model, args.size, out=Path(args.out), steps=args.steps, batch=batch,
-                 seed=args.seed, resume=args.resume)
+                 seed=args.seed, resume=args.resume, threads=args.threads)
     print(f"trained weights: {path}")
     return 0
 
@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="runs/train", help="folder for checkpoints and the final weights")
     t.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    t.add_argument("--threads", type=int, help="torch threads (default: torch's; 1 is faster on a shared CPU)")
     e = sub.add_parser("eval", help="COCO metrics (pycocotools) on held-out synthetic frames")
     e.add_argument("--model", required=True)
     e.add_argument("--weights")

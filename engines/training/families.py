@@ -24,6 +24,7 @@ class Family:
     loss: Callable[[object, list, int], tuple[torch.Tensor, dict]]   # (outputs, samples, C)
     lr: float
     weight_decay: float
+    init: Callable[[nn.Module, str], str | None] = lambda net, size: None   # -> what was loaded
 
 
 def _yolo_loss(outputs, samples, num_classes: int):
@@ -58,6 +59,19 @@ def _centernet_build(num_classes: int, size: str) -> nn.Module:
     return CenterNetNet(num_classes, size)
 
 
+def _centernet_init(net: nn.Module, size: str) -> str | None:
+    """CenterNet sizes built on YOLO features start from the shipped YOLO weights of that size."""
+    from engines.detectors import default_weights
+    from engines.nets.weights_file import load_weights
+    if net.cfg.backbone == "resnet":
+        return None
+    path = default_weights("yolo", net.cfg.backbone)
+    if path is None:
+        return None
+    net.load_yolo_features(load_weights(path, "yolo")["state_dict"])
+    return f"backbone and neck from {path}"
+
+
 def _yolo_spec(size: str) -> PreprocessSpec:
     from engines.detectors.yolo import yolo_spec
     return yolo_spec(size)
@@ -71,7 +85,7 @@ def _centernet_spec(size: str) -> PreprocessSpec:
 FAMILIES = {
     "yolo": Family("yolo", ("tiny", "n"), _yolo_build, _yolo_spec, _yolo_loss, 2e-3, 5e-4),
     "centernet": Family("centernet", ("tiny", "r18"), _centernet_build, _centernet_spec,
-                        _centernet_loss, 1e-3, 1e-4),
+                        _centernet_loss, 1e-3, 1e-4, _centernet_init),
 }
 
 

@@ -6,7 +6,8 @@ of the weights (what gets exported). Every ``checkpoint_every`` steps and at
 the end, ``<out>/last.pt`` holds model, EMA, optimizer, step and RNG states;
 ``resume=True`` continues from it (raising ``steps`` extends the schedule).
 Deterministic for a seed: torch seeded, data from one numpy Generator,
-``torch.use_deterministic_algorithms(True)`` while training.
+``torch.use_deterministic_algorithms(True)`` while training. A family may
+initialise part of the net first (CenterNet tiny: the shipped YOLO tiny backbone).
 The result is ``<out>/<model>_<size>.pt`` in our weights format.
 """
 from __future__ import annotations
@@ -99,12 +100,14 @@ def run_training(make_run: Callable[[Path], "_Run"], model: str, size: str, *, o
 class _Run:
     """The state of one training run (so the loop and checkpointing share it)."""
     grad_clip = GRAD_CLIP
+    init_note: str | None = None     # how part of the net was initialised, if not at random
 
     def __init__(self, fam, size: str, out: Path, batch: int, seed: int, lr: float) -> None:
         torch.manual_seed(seed)
         self.fam, self.size, self.out, self.batch, self.seed, self.lr = fam, size, out, batch, seed, lr
         self.class_names = _class_names()
         self.net = fam.build(len(self.class_names), size).train()
+        self.init_note = fam.init(self.net, size)
         self.ema = ModelEMA(self.net)
         self.optimizer = _optimizer(self.net, lr, fam.weight_decay)
         self.data = SyntheticBatches(fam.spec(size), seed)
@@ -112,6 +115,7 @@ class _Run:
 
     def state(self) -> dict:
         return {"model": self.fam.name, "size": self.size, "step": self.step, "seed": self.seed,
+                "init": self.init_note or "random",
                 "batch": self.batch, "lr": self.lr, "class_names": self.class_names,
                 "state_dict": self.net.state_dict(), "ema": self.ema.state_dict(),
                 "optimizer": self.optimizer.state_dict(),

@@ -62,3 +62,15 @@ def test_eval_net_exports_to_onnx_and_matches_torch(tmp_path):
         expected = [t.numpy() for t in net(x)]
     for got, want in zip(outs, expected):
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+
+
+def test_tiny_features_can_start_from_yolo_weights():
+    from engines.nets.yolo import YoloNet
+    yolo = YoloNet(6, "tiny")
+    net = CenterNetNet(6, "tiny")
+    net.load_yolo_features(yolo.state_dict())
+    for part in ("backbone", "neck"):
+        for name, value in getattr(yolo, part).state_dict().items():
+            assert torch.equal(getattr(net, part).state_dict()[name], value)
+    with pytest.raises(ValueError, match="ResNet backbone"):
+        CenterNetNet(6, "r18").load_yolo_features(yolo.state_dict())
