@@ -19,7 +19,7 @@ from engines.detectors.spec import PreprocessSpec
 from engines.detectors.yolo import host_array
 from engines.nets.centernet import DOWN_RATIO, CenterNetNet, centernet_size
 from engines.detectors.yolo import default_class_names
-from engines.nets.weights_file import load_state, load_weights
+from engines.nets.weights_file import checked_size, load_state, load_weights
 from pipeline.detections import Detections
 
 OFFICIAL_MEAN = (0.408, 0.447, 0.470)
@@ -58,10 +58,8 @@ class CenterNetDetector(Detector):
             file_names = COCO80 if self._official_net.num_classes == 80 else None
         elif weights is not None:
             data = load_weights(weights, "centernet")
-            if size is not None and data["size"] != size:
-                raise ValueError(f"{weights}: holds CenterNet size {data['size']!r}, "
-                                 f"expected {size!r}")
-            size, file_names, self._state = data["size"], data["class_names"], data["state_dict"]
+            size = checked_size(data, size, weights, "CenterNet")
+            file_names, self._state = data["class_names"], data["state_dict"]
         if weights is not None:
             self.weights_path = Path(weights)
         self.size = size or "tiny"

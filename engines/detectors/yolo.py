@@ -14,7 +14,7 @@ from torch import nn
 
 from engines.detectors.base import Detector
 from engines.detectors.spec import PreprocessSpec
-from engines.nets.weights_file import load_state, load_weights
+from engines.nets.weights_file import checked_size, load_state, load_weights
 from engines.nets.yolo import YoloNet, yolo_size
 from pipeline.detections import Detections
 
@@ -59,10 +59,8 @@ class YoloDetector(Detector):
         file_names = None
         if weights is not None:
             data = load_weights(weights, "yolo")
-            if size is not None and data["size"] != size:
-                raise ValueError(f"{weights}: holds YOLO size {data['size']!r}, "
-                                 f"expected {size!r}")
-            size, file_names, self._state = data["size"], data["class_names"], data["state_dict"]
+            size = checked_size(data, size, weights, "YOLO")
+            file_names, self._state = data["class_names"], data["state_dict"]
             self.weights_path = Path(weights)
         self.size = size or "tiny"
         yolo_size(self.size)

@@ -66,3 +66,10 @@ def load_state(net, state: dict | None, path, what: str):
         except RuntimeError as exc:
             raise ValueError(f"{path}: does not fit {what}: {str(exc).splitlines()[1:3]}") from None
     return net.eval()
+
+
+def checked_size(data: dict, size: str | None, path, label: str) -> str:
+    """The size a weights file holds; a mismatch with the size asked for names the file."""
+    if size is not None and data["size"] != size:
+        raise ValueError(f"{path}: holds {label} size {data['size']!r}, expected {size!r}")
+    return data["size"]

@@ -13,6 +13,8 @@ see tests/engines/ops/test_letterbox.py for the bound we check).
 """
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -66,12 +68,15 @@ def letterbox_torch(frame_u8, spec: PreprocessSpec):
     return out.to(getattr(torch, spec.dtype)), box
 
 
+@functools.lru_cache(maxsize=16)
 def normalisation_tables(spec: PreprocessSpec) -> np.ndarray:
     """(3, 256) of spec.dtype: row c maps a 0..255 value to output channel c's value."""
     levels = np.arange(256, dtype=np.float64) / 255
     mean = np.asarray(spec.mean, dtype=np.float64)[:, None]
     std = np.asarray(spec.std, dtype=np.float64)[:, None]
-    return ((levels[None, :] - mean) / std).astype(spec.dtype)
+    tables = ((levels[None, :] - mean) / std).astype(spec.dtype)
+    tables.setflags(write=False)          # cached per spec and shared: computed once, not per frame
+    return tables
 
 
 def check_frame(frame, where: str):
