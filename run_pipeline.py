@@ -74,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         with open(args.summary, "w") as f:
             json.dump(summary, f, indent=1)
     if args.save_ground_truth:
-        from pipeline.coco import coco_ground_truth, write_coco_json
+        from engines.core.coco import coco_ground_truth, write_coco_json
         from pipeline.sources.synthetic import SyntheticScene
         src = cfg["source"]
         frames = src["max_frames"] or summary.get("per_stream", {}).get("cam0", 0)
@@ -95,13 +95,16 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from pathlib import Path
+    from engines.extras import require
+    require("torch", "train")
     if args.model == "maskrcnn":
         from engines.training.maskrcnn_train import train
     else:
         from engines.training.trainer import train
+    from pipeline.sources.synthetic import SyntheticScene
     batch = args.batch or (4 if args.model == "maskrcnn" else 16)
     path = train(args.model, args.size, out=Path(args.out), steps=args.steps, batch=batch,
-                 seed=args.seed, resume=args.resume, threads=args.threads)
+                 seed=args.seed, resume=args.resume, threads=args.threads, scenes=SyntheticScene)
     print(f"trained weights: {path}")
     return 0
 
@@ -111,13 +114,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from engines.training.maskrcnn_eval import evaluate
     else:
         from engines.training.evaluate import evaluate
-    result = evaluate(args.model, args.weights, size=args.size, seed=args.seed, frames=args.frames)
+    from pipeline.sources.synthetic import SyntheticScene
+    result = evaluate(args.model, args.weights, size=args.size, seed=args.seed, frames=args.frames,
+                      scenes=SyntheticScene)
     print(json.dumps(result, indent=1))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from engines.export import export_model
+    from engines.extras import require
+    require("torch", "export")
     path = export_model(args.model, args.weights, size=args.size, fmt=args.format, half=args.half,
                         batch=args.batch, out=args.out)
     print(f"exported: {path}")

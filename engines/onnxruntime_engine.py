@@ -5,7 +5,7 @@ stages: ``threads`` intra-op threads, one inter-op thread, sequential
 execution, no busy-spinning, all graph optimisations. On CUDA, IO binding
 keeps device inputs and outputs on the GPU (preallocated torch buffers).
 The ONNX file is the detector's own (``onnx_path``) or an export of its torch
-module from the cache (engines/export.py).
+module from the cache (engines/cache.py).
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ class OnnxRuntimeEngine(Engine):
                 notes.append("half: the ONNX file's own dtype is used")
             notes.append(f"model {path}")
             return path
-        from engines.export import cached_onnx
+        from engines.cache import cached_onnx
         path = cached_onnx(self.detector, batch=1, dynamic_batch=self.max_batch > 1, half=half,
                            root=self.cache_root)
         notes.append(f"model {path} (exported)")
@@ -103,7 +103,7 @@ class OnnxRuntimeEngine(Engine):
         index = cuda_index(device)
         providers: list = []
         if self.tensorrt_ep and "TensorrtExecutionProvider" in available:
-            from engines.export import cache_root
+            from engines.cache import cache_root
             trt_cache = str((self.cache_root or cache_root()) / "ort_tensorrt")
             providers.append(("TensorrtExecutionProvider", {
                 "device_id": index, "trt_fp16_enable": self.half, "trt_engine_cache_enable": True,

@@ -1,7 +1,8 @@
 """Pick the engine to run a detector: an explicit request checked, or 'auto' by what is usable here.
 
 ``auto`` order: TensorRT > ONNX Runtime GPU > PyTorch CUDA > ONNX Runtime CPU > PyTorch CPU.
-What is installed comes from ``probe_installed()``; tests pass their own
+What is installed comes from ``probe_installed()`` (which imports torch only on a
+machine with an NVIDIA device, to ask whether CUDA works); tests pass their own
 ``Installed`` so every branch runs without the hardware. A request that cannot
 be met raises ``EngineUnavailable`` with one line: what is missing, how to get it.
 """
@@ -12,8 +13,9 @@ import inspect
 import logging
 from dataclasses import dataclass
 
+from pathlib import Path
+
 from engines.base import ENGINES, Engine, EngineUnavailable, engine_class, normalise_device
-from engines.detectors.base import Detector
 from engines.onnxruntime_engine import ort_gpu_missing
 from engines.tensorrt_engine import TRT_MISSING
 
@@ -30,6 +32,7 @@ __all__ = ["Installed", "probe_installed", "choose_engine", "make_engine", "Engi
 @dataclass(frozen=True)
 class Installed:
     """What this machine can run."""
+    torch: bool = True                       # torch is installed (the [torch] extra)
     torch_cuda: bool = False                 # torch sees a CUDA GPU
     onnx: bool = True                        # the onnx package, needed to export torch modules
     onnxruntime: bool = True
@@ -42,21 +45,33 @@ class Installed:
         return self.onnxruntime and "CUDAExecutionProvider" in self.ort_providers and self.torch_cuda
 
 
-def probe_installed() -> Installed:
-    """Look at this machine (imports torch and onnxruntime, only finds tensorrt)."""
+NVIDIA_DEVICE = Path("/dev/nvidiactl")
+
+
+def _torch_sees_cuda(has_torch: bool) -> bool:
+    """torch.cuda.is_available(), asked only where an NVIDIA device exists (importing torch costs)."""
+    if not has_torch or not NVIDIA_DEVICE.exists():
+        return False
     import torch
+    return torch.cuda.is_available()
+
+
+def probe_installed() -> Installed:
+    """Look at this machine (imports onnxruntime; torch only on a machine with an NVIDIA device)."""
+    has_torch = importlib.util.find_spec("torch") is not None
     try:
         import onnxruntime
         providers, has_ort = tuple(onnxruntime.get_available_providers()), True
     except ImportError:
         providers, has_ort = (), False
-    return Installed(torch_cuda=torch.cuda.is_available(), onnx=importlib.util.find_spec("onnx") is not None,
+    return Installed(torch=has_torch, torch_cuda=_torch_sees_cuda(has_torch),
+                     onnx=importlib.util.find_spec("onnx") is not None,
                      onnxruntime=has_ort, ort_providers=providers,
                      tensorrt=importlib.util.find_spec("tensorrt") is not None)
 
 
 def has_torch_module(detector) -> bool:
-    return type(detector).build_module is not Detector.build_module
+    return detector.has_torch_module()
 
 
 def has_onnx_file(detector) -> bool:
@@ -67,6 +82,8 @@ def why_not(engine: str, device: str, detector, installed: Installed) -> str | N
     """None when ``engine`` can run ``detector`` on ``device`` ('cpu'/'cuda'), else the one-line reason."""
     on_gpu = device.startswith("cuda")
     if engine == "torch":
+        if not installed.torch:
+            return "engine 'torch' needs torch, which is not installed: pip install 'streamdet[torch]'"
         if not has_torch_module(detector):
             return (f"engine 'torch' cannot run {detector.name}, which exists only as ONNX "
                     f"({detector.onnx_path}): use engine 'onnxruntime' or 'tensorrt'")
@@ -74,8 +91,9 @@ def why_not(engine: str, device: str, detector, installed: Installed) -> str | N
             return ("engine 'torch' on CUDA needs a CUDA build of torch and a visible NVIDIA GPU "
                     "(torch.cuda.is_available() is False): install a CUDA wheel from pytorch.org or use device 'cpu'")
         return None
-    if not has_onnx_file(detector) and not installed.onnx:
-        return f"engine '{engine}' needs the 'onnx' package to export {detector.name}: pip install onnx"
+    if not has_onnx_file(detector) and not (installed.onnx and installed.torch):
+        return (f"engine '{engine}' needs torch and onnx to export {detector.name} to ONNX: "
+                f"pip install 'streamdet[torch]'")
     if engine == "onnxruntime":
         if not installed.onnxruntime:
             return "engine 'onnxruntime' needs the 'onnxruntime' package: pip install onnxruntime (or onnxruntime-gpu)"

@@ -196,8 +196,7 @@ class TensorRTEngine(Engine):
         onnx_path = self._model_file(half_onnx=self.half and not fp16_flag)
         plan_path = self.plan_path(trt, onnx_path, device)
         if not plan_path.is_file():
-            from engines.export import export_tensorrt
-            export_tensorrt(onnx_path, plan_path, half=self.half, max_batch=self.max_batch)
+            write_plan(onnx_path, plan_path, half=self.half, max_batch=self.max_batch)
         else:
             log.info("TensorRT engine reused from the cache: %s", plan_path)
         self._runtime = trt.Runtime(_make_logger(trt))
@@ -215,13 +214,13 @@ class TensorRTEngine(Engine):
             if not Path(path).is_file():
                 raise FileNotFoundError(f"tensorrt engine: ONNX file {path} does not exist")
             return Path(path)
-        from engines.export import cached_onnx
+        from engines.cache import cached_onnx
         return cached_onnx(self.detector, batch=1, dynamic_batch=self.max_batch > 1, half=half_onnx,
                            root=self.cache_root)
 
     def plan_path(self, trt, onnx_path: Path, device: str) -> Path:
         import torch
-        from engines.export import cache_root, file_sha256
+        from engines.cache import cache_root, file_sha256
         props = torch.cuda.get_device_properties(cuda_index(device))
         key = engine_cache_key(file_sha256(onnx_path), props.name, f"{props.major}.{props.minor}",
                                trt.__version__, self.half, self.max_batch)
@@ -289,3 +288,14 @@ def _as_cuda_tensor(torch, batch: Any, device: str, dtype) -> Any:
     else:
         tensor = torch.from_dlpack(batch)   # CuPy
     return tensor.to(device=device, dtype=dtype).contiguous()
+
+
+def write_plan(onnx_path, engine_path, *, half: bool = True, max_batch: int = 1) -> Path:
+    """Build a TensorRT engine from an ONNX file and write it atomically (engine cache and export)."""
+    plan = build_serialized_engine(Path(onnx_path), half=half, max_batch=max_batch)
+    engine_path = Path(engine_path)
+    engine_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = engine_path.with_name(f".{engine_path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(plan)
+    os.replace(tmp, engine_path)
+    return engine_path

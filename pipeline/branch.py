@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.detections import Detections
+from engines.core.detections import Detections
 
 
 @dataclass

@@ -11,7 +11,9 @@ from typing import Any, Sequence
 import msgpack
 import numpy as np
 
-from pipeline.detections import Detections
+from engines.core.coco import masks_to_rle
+from engines.core.detections import Detections
+from engines.core.letterbox import Letterbox
 from pipeline.messages import Envelope
 from pipeline.shm import SlotRef
 
@@ -25,10 +27,7 @@ class CodecError(ValueError):
 def _encode_detections(d: Detections | None) -> dict | None:
     if d is None:
         return None
-    mask = d.mask
-    if isinstance(mask, np.ndarray):
-        from pipeline.coco import mask_to_rle
-        mask = [mask_to_rle(m) for m in mask]
+    mask = None if d.mask is None else masks_to_rle(d.mask)     # the wire form of masks
     kp = None if d.keypoints is None else [list(d.keypoints.shape), d.keypoints.tobytes()]
     return {"xyxy": d.xyxy.tobytes(), "score": d.score.tobytes(), "cls": d.class_id.tobytes(),
             "mask": mask, "kp": kp, "labels": list(d.labels) if d.labels is not None else None}
@@ -59,7 +58,8 @@ def encode(env: Envelope) -> list[Any]:
             buffers.append(array)
     header = {"v": WIRE_VERSION, "k": env.kind, "s": env.stream, "f": env.frame_id,
               "t": env.capture_ts, "w": env.width, "h": env.height, "st": env.stamps,
-              "m": env.meta, "a": arrays, "d": _encode_detections(env.detections)}
+              "m": env.meta, "a": arrays, "d": _encode_detections(env.detections),
+              "lb": None if env.letterbox is None else env.letterbox.to_wire()}
     return [msgpack.packb(header, use_bin_type=True), *buffers]
 
 
@@ -79,9 +79,11 @@ def decode(frames: Sequence[Any]) -> Envelope:
                 arrays[name] = np.frombuffer(frames[index], dtype=np.dtype(dtype)).reshape(shape)
             else:
                 raise CodecError(f"unknown array kind {spec[0]!r}")
+        letterbox = header.get("lb")
         return Envelope(header["k"], header["s"], int(header["f"]), float(header["t"]),
                         int(header["w"]), int(header["h"]), header["st"], header["m"], arrays,
-                        _decode_detections(header["d"]))
+                        _decode_detections(header["d"]),
+                        None if letterbox is None else Letterbox.from_wire(letterbox))
     except CodecError:
         raise
     except Exception as exc:   # malformed input of any shape: one error type for the stage

@@ -69,7 +69,6 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "jsonl": (OPT_STR, None, None),
         "video": (OPT_STR, None, None),
         "status": (bool, True, None),
-        "summary": (OPT_STR, None, None),            # write the end-of-run summary JSON here
     },
     "branch": {                                      # the side branch (docs: README, pipeline/branch.py)
         "model": (OPT_STR, None, None),              # None: no side branch; e.g. maskrcnn

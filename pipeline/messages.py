@@ -1,8 +1,9 @@
 """The envelope every stage receives and sends: one frame's header, arrays and results.
 
-Data only. The header fields are small and msgpack-able; pixels and tensors are
-in ``arrays``, either as NumPy arrays (inline on the wire) or as SlotRefs into a
-shared-memory ring (local hops). ``stamps`` holds one [stage, t_in, t_out]
+The header fields are small and msgpack-able; pixels and tensors are in
+``arrays``, either as NumPy arrays (inline on the wire) or as SlotRefs into a
+shared-memory ring (local hops). ``letterbox`` is the source -> network-input
+geometry the preprocess stage chose. ``stamps`` holds one [stage, t_in, t_out]
 entry per stage passed, wall-clock seconds: per-stage latency is read off them.
 """
 from __future__ import annotations
@@ -10,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from pipeline.detections import Detections
+from engines.core.detections import Detections
+from engines.core.letterbox import Letterbox
 from pipeline.shm import SlotRef
 
 FRAME, EOS = "frame", "eos"
-STAGES = ("capture", "preprocess", "inference", "postprocess", "sink")
 
 
 @dataclass
@@ -28,9 +27,10 @@ class Envelope:
     width: int = 0                    # source frame size
     height: int = 0
     stamps: list = field(default_factory=list)     # [[stage, t_in, t_out], ...]
-    meta: dict = field(default_factory=dict)       # letterbox, model, drops, ... (msgpack-able)
+    meta: dict = field(default_factory=dict)       # model, engine, counts, ... (msgpack-able)
     arrays: dict = field(default_factory=dict)     # name -> np.ndarray | SlotRef
     detections: Detections | None = None
+    letterbox: Letterbox | None = None
 
     def stamp(self, stage: str, t_in: float, t_out: float) -> None:
         self.stamps.append([stage, t_in, t_out])
@@ -42,7 +42,7 @@ class Envelope:
         """A copy for the next stage with a new set of arrays (header shared by value)."""
         return Envelope(self.kind, self.stream, self.frame_id, self.capture_ts, self.width,
                         self.height, list(self.stamps), dict(self.meta), dict(arrays),
-                        self.detections)
+                        self.detections, self.letterbox)
 
     @classmethod
     def eos(cls, stream: str, frame_id: int) -> "Envelope":
@@ -60,12 +60,3 @@ def stage_latencies_ms(stamps: list) -> dict[str, float]:
         previous = (stage, t_in, t_out)
     return out
 
-
-def total_latency_ms(env: Envelope, now: float) -> float:
-    return (now - env.capture_ts) * 1e3
-
-
-def as_numpy(value: Any) -> np.ndarray:
-    if isinstance(value, SlotRef):
-        raise TypeError("unresolved SlotRef: resolve it through the stage's RingCache first")
-    return np.asarray(value)

@@ -132,12 +132,17 @@ class StageIO:
 
 
 class Stage:
-    """Override setup/process/close; ``run`` is the shared loop (capture overrides it)."""
+    """Override setup/process/close; ``run`` is the shared loop (capture overrides it).
+
+    Subclasses take explicit constructor arguments (pipeline/stages/arguments.py
+    maps a config to them) and do their heavy work (models, sources) in ``setup``,
+    which also attaches the stage's IO.
+    """
     max_batch = 1
     batch_wait_s = 0.0
 
-    def __init__(self, spec: StageSpec) -> None:
-        self.spec, self.name = spec, spec.name
+    def __init__(self, name: str) -> None:
+        self.name = name
         self.stopping = False   # set by SIGTERM/SIGINT
         self.finished = False   # set by a stage that has seen the end of every stream
 

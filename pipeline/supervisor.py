@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from pipeline.model_card import resolve_card
 from pipeline.shm import remove_orphan_segments, remove_run_segments
 from pipeline.sources.factory import is_live
 from pipeline.stage import StageSpec
@@ -66,7 +67,16 @@ def stage_endpoints(cfg: dict, run_dir: Path) -> dict[str, str]:
     return endpoints
 
 
-def build_specs(cfg: dict, run_dir: Path, prefix: str) -> list[StageSpec]:
+def model_cards(cfg: dict) -> dict[str, dict]:
+    """The fast path's model card (and the side branch's): resolved once, before any stage starts."""
+    model, branch = cfg["model"], cfg["branch"]
+    cards = {"model": resolve_card(model["name"], model["weights"], model["size"])}
+    if branch["model"]:
+        cards["branch"] = resolve_card(branch["model"], branch["weights"], branch["size"])
+    return cards
+
+
+def build_specs(cfg: dict, run_dir: Path, prefix: str, cards: dict[str, dict]) -> list[StageSpec]:
     eps, policy, t = stage_endpoints(cfg, run_dir), hop_policy(cfg), cfg["transport"]
     streams = cfg["source"]["streams"]
     common = dict(policy=policy, hwm=t["hwm"], run_prefix=prefix, nslots=t["slots"],
@@ -76,7 +86,8 @@ def build_specs(cfg: dict, run_dir: Path, prefix: str) -> list[StageSpec]:
     outputs = dict(zip(CHAIN, CHAIN[1:] + (None,)))
     for stage in CHAIN:
         out = eps[outputs[stage]] if outputs[stage] else None
-        specs.append(StageSpec(stage, stage, eps[stage], out, **common))
+        options = {"model_card": cards["model"]} if stage != "sink" else {}
+        specs.append(StageSpec(stage, stage, eps[stage], out, options=options, **common))
     branch = bool(cfg["branch"]["model"])
     specs[streams].options["keep_frames"] = bool(cfg["sinks"]["video"]) or branch
     specs[streams].options["gpu_preprocess"] = gpu_preprocess_wanted(cfg["engine"])
@@ -84,7 +95,7 @@ def build_specs(cfg: dict, run_dir: Path, prefix: str) -> list[StageSpec]:
     if branch:   # newest frame wins on the way in; results join the sink's input
         specs[-2].options["branch_endpoint"] = eps["branch"]
         specs.append(StageSpec("branch", "branch", eps["branch"], eps["sink"],
-                               **dict(common, policy="latest")))
+                               options={"model_card": cards["branch"]}, **dict(common, policy="latest")))
     return specs
 
 
@@ -94,7 +105,12 @@ class Supervisor:
         remove_orphan_run_dirs()
         self.run_dir = Path(tempfile.mkdtemp(prefix=f"streamdet-{os.getpid()}-"))
         self.prefix = f"streamdet-{os.getpid()}-{secrets.token_hex(3)}"
-        self.specs = {s.name: s for s in build_specs(cfg, self.run_dir, self.prefix)
+        try:
+            cards = model_cards(cfg)
+        except Exception:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
+        self.specs = {s.name: s for s in build_specs(cfg, self.run_dir, self.prefix, cards)
                       if _runs_here(s, cfg["supervisor"]["stages"])}
         if "sink" in self.specs:    # a host without the sink runs until it is stopped
             self.specs["sink"].options["warmup_frames"] = warmup_frames

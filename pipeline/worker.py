@@ -7,7 +7,6 @@ restarted), anything else a crash (restarted).
 from __future__ import annotations
 
 import ctypes
-import importlib
 import logging
 import os
 import signal
@@ -17,23 +16,17 @@ from pathlib import Path
 import zmq
 
 from pipeline.stage import StageIO, StageSpec, install_stop_handlers
+from pipeline.stages.arguments import make_stage
 
 EXIT_USER_ERROR = 3
-STAGE_CLASSES = {
-    "capture": "pipeline.stages.capture:CaptureStage",
-    "preprocess": "pipeline.stages.preprocess:PreprocessStage",
-    "inference": "pipeline.stages.inference:InferenceStage",
-    "postprocess": "pipeline.stages.postprocess:PostprocessStage",
-    "sink": "pipeline.stages.sink:SinkStage",
-    "branch": "pipeline.stages.branch:BranchStage",
-}
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean 'the user asked for something that cannot work', not a crash."""
     from pipeline.config import ConfigError
     from pipeline.sources.base import SourceError
-    errors: list = [SourceError, ConfigError, ValueError, FileNotFoundError, OSError]
+    from engines.extras import ExtraMissing
+    errors: list = [SourceError, ConfigError, ValueError, FileNotFoundError, OSError, ExtraMissing]
     try:
         from engines.base import EngineUnavailable
         errors.append(EngineUnavailable)
@@ -55,16 +48,14 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
     logging.basicConfig(level=log_level, stream=sys.stderr,
                         format=f"%(asctime)s {spec.name} %(levelname)s %(message)s")
     os.environ.setdefault("OMP_NUM_THREADS", str(spec.config["engine"]["threads"]))
-    module, _, cls_name = STAGE_CLASSES[spec.kind].partition(":")
-    stage = getattr(importlib.import_module(module), cls_name)(spec)
-    install_stop_handlers(stage)
     ctx = zmq.Context()
-    ready = False
+    stage = None
     try:
+        stage = make_stage(spec)
+        install_stop_handlers(stage)
         io = StageIO(spec, ctx)
         stage.setup(io)
         Path(run_dir, f"{spec.name}.ready").touch()
-        ready = True
     except user_errors() as exc:
         Path(run_dir, f"{spec.name}.error").write_text(f"{spec.name}: {exc}")
         _close_quietly(stage, locals().get("io"), ctx)
@@ -81,7 +72,7 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
 
 def _close_quietly(stage, io: StageIO | None, ctx: zmq.Context) -> None:
     """After a failed setup: release what exists; a half-built stage must not hide the user error."""
-    for close in (stage.close, getattr(io, "close", None), ctx.term):
+    for close in (getattr(stage, "close", None), getattr(io, "close", None), ctx.term):
         try:
             if close is not None:
                 close()

@@ -1,5 +1,7 @@
 """The torchvision detection architectures we run: how to build each and read its class count.
 
+The table and the checkpoint readers need no torch; ``build_architecture`` imports torchvision.
+
 Each entry names a torchvision builder (always called with ``weights=None,
 weights_backbone=None`` unless the user asks for a download), the square input
 side we letterbox to (torchvision's default ``min_size`` for that model), the
@@ -9,8 +11,10 @@ checkpoint tells us its class count), and what extra outputs it has.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 RCNN_CLASS_KEY = "roi_heads.box_predictor.cls_score.weight"
 KEYPOINT_KEY = "roi_heads.keypoint_predictor.kps_score_lowres.weight"
@@ -50,7 +54,13 @@ ARCHITECTURES: dict[str, Arch] = {a.name: a for a in (
          "head.classification_head.module_list.0.1.weight", 6, False),
 )}
 
+BASE_OUTPUTS = ("boxes", "scores", "labels", "count")
 FAMILIES = ("maskrcnn", "fasterrcnn", "retinanet", "ssd", "ssdlite", "fcos", "keypointrcnn")
+
+
+def output_names(extra: str) -> tuple[str, ...]:
+    """The raw outputs of a wrapped model (torchvision_module.FixedOutputs), extra: masks | keypoints."""
+    return BASE_OUTPUTS + ((extra,) if extra else ())
 
 
 def architecture(name: str, size: str | None = None) -> Arch:

@@ -29,11 +29,7 @@ import torch
 from torch import nn
 from torchvision.models.detection.transform import resize_boxes, resize_keypoints
 
-BASE_OUTPUTS = ("boxes", "scores", "labels", "count")
-
-
-def output_names(extra: str) -> tuple[str, ...]:
-    return BASE_OUTPUTS + ((extra,) if extra else ())
+from engines.detectors.torchvision_archs import output_names
 
 
 def fit_transform_to_input(model: nn.Module, side: int) -> None:

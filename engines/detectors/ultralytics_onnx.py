@@ -20,14 +20,17 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from engines.core.detections import Detections
+from engines.core.spec import PreprocessSpec
 from engines.detectors.base import Detector
-from engines.detectors.spec import PreprocessSpec
-from pipeline.detections import Detections
+from engines.ops.arrays import to_host
 
 FLOAT16 = 10   # onnx.TensorProto.FLOAT16
 
 
 class UltralyticsOnnxDetector(Detector):
+    card_type = "ultralytics"
+
     def __init__(self, path: str | Path, *, imgsz: tuple[int, int] | None = None) -> None:
         import onnx
         self.onnx_path = self.weights_path = Path(path)
@@ -132,20 +135,18 @@ class UltralyticsOnnxDetector(Detector):
         xyxy, score, class_id = backend.yolo_decode(
             outputs[self.output_names[0]][index], layout=self.layout, conf_threshold=conf_threshold,
             iou_threshold=iou_threshold, max_det=max_det)
-        xyxy, score, class_id = (_host(value) for value in (xyxy, score, class_id))
-        return Detections(xyxy, score, class_id, labels=self.class_names)
+        return Detections(to_host(xyxy), to_host(score), to_host(class_id), labels=self.class_names)
+
+    def card(self) -> dict:
+        return {"type": self.card_type, "onnx": str(self.onnx_path),
+                "imgsz": [self.spec.height, self.spec.width]}
+
+    @classmethod
+    def from_card(cls, card: dict) -> "UltralyticsOnnxDetector":
+        return cls(card["onnx"], imgsz=tuple(card["imgsz"]))
 
     def describe(self) -> str:
         return f"{super().describe()}, Ultralytics {self.layout} layout"
-
-
-def _host(value) -> np.ndarray:
-    """NumPy view of a NumPy, CuPy or torch result (Detections hold NumPy arrays)."""
-    if hasattr(value, "detach"):
-        return value.detach().cpu().numpy()
-    if hasattr(value, "get") and not isinstance(value, np.ndarray):
-        return value.get()
-    return np.asarray(value)
 
 
 def _dims(value) -> list[int | None]:

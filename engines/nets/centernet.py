@@ -17,38 +17,14 @@ Eval forward returns (hm_logits, wh, reg).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
+from engines.nets.sizes import CENTERNET_SIZES, DOWN_RATIO, CenterNetSize, centernet_size  # noqa: F401
 from engines.nets.yolo import PanNeck, YoloBackbone, yolo_size
 
 HM_PRIOR_BIAS = -2.19
-DOWN_RATIO = 4
-
-
-@dataclass(frozen=True)
-class CenterNetSize:
-    input_size: int
-    backbone: str                        # "resnet", or a YOLO size whose backbone + neck we use
-    widths: tuple[int, ...]              # resnet: layer1..layer4 channels (stem = widths[0])
-    blocks: tuple[int, ...]              # resnet: BasicBlocks per layer
-    deconv: tuple[int, ...]              # deconv_layers output channels (each doubles the size)
-    head_conv: int
-
-
-CENTERNET_SIZES = {
-    "tiny": CenterNetSize(320, "tiny", (), (), (64,), 32),
-    "r18": CenterNetSize(512, "resnet", (64, 128, 256, 512), (2, 2, 2, 2), (256, 256, 256), 64),
-}
-
-
-def centernet_size(size: str) -> CenterNetSize:
-    if size not in CENTERNET_SIZES:
-        raise ValueError(f"unknown CenterNet size {size!r}; expected one of {sorted(CENTERNET_SIZES)}")
-    return CENTERNET_SIZES[size]
 
 
 def _resnet_layer(c_in: int, c_out: int, blocks: int, stride: int) -> nn.Sequential:

@@ -1,6 +1,6 @@
 """Anchor-free YOLOv8-style detector network: C2f backbone, PAN/FPN neck, decoupled DFL head.
 
-Two sizes (see ``YOLO_SIZES``): ``tiny`` (input 320, under 2M parameters, the
+Two sizes (see ``YOLO_SIZES`` in engines/nets/sizes.py): ``tiny`` (input 320, under 2M parameters, the
 embedded default trained on the synthetic camera) and ``n`` (input 640, about
 3M parameters and 8-9 GFLOPs, for benchmarks). In train mode ``forward``
 returns the raw per-level outputs (B, 4*16 + C, H, W) at strides 8, 16, 32; in
@@ -8,37 +8,15 @@ eval mode it returns one tensor (B, 4 + C, N) in the YOLOv8 export layout.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from engines.nets.blocks import C2f, SPPF, ConvBnAct
+from engines.nets.sizes import YOLO_SIZES, YoloSize, yolo_size  # noqa: F401 (re-exported)
 from engines.nets.yolo_head import DecoupledHead
 
 STRIDES = (8, 16, 32)
-
-
-@dataclass(frozen=True)
-class YoloSize:
-    input_size: int
-    widths: tuple[int, int, int, int, int]   # stem (P1), P2, P3, P4, P5 channels
-    depths: tuple[int, int, int, int]        # bottlenecks in the C2f of P2..P5
-    box_hidden: int
-    cls_hidden: int
-
-
-YOLO_SIZES = {
-    "tiny": YoloSize(320, (16, 24, 48, 96, 160), (1, 1, 1, 1), 48, 48),
-    "n": YoloSize(640, (16, 32, 64, 128, 256), (1, 2, 2, 1), 64, 80),
-}
-
-
-def yolo_size(size: str) -> YoloSize:
-    if size not in YOLO_SIZES:
-        raise ValueError(f"unknown YOLO size {size!r}; expected one of {sorted(YOLO_SIZES)}")
-    return YOLO_SIZES[size]
 
 
 class YoloBackbone(nn.Module):

@@ -31,3 +31,12 @@ def array_module(x) -> ModuleType:
         raise TypeError("array_module: got a torch tensor; use the torch ops "
                         "(engines.ops.torch_ops) or convert it with .numpy()")
     return np
+
+
+def to_host(x) -> np.ndarray:
+    """NumPy view of a NumPy, CuPy or torch array (Detections hold NumPy arrays)."""
+    if is_torch(x):
+        return x.detach().cpu().numpy()
+    if is_cupy(x):
+        return x.get()
+    return np.asarray(x)

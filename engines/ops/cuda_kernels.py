@@ -1,7 +1,7 @@
 """The CUDA C kernels in engines/ops/cuda/, compiled with CuPy on first use and cached.
 
 KERNELS lists, per source file, every kernel the Python side launches; kernel()
-refuses other names, and tests/engines/ops/test_cuda_sources.py checks each one
+refuses other names, and tests/engines/ops/test_cuda_kernels.py checks each one
 is an ``.entry`` of the file's PTX, so the sources and the callers cannot drift.
 CuPy is imported only when a kernel is first asked for.
 """

@@ -1,6 +1,6 @@
 """Letterbox preprocessing: BGR uint8 frame -> normalised CHW network input, NumPy and torch.
 
-The frame is scaled by one factor to fit the input (engines.detectors.spec.Letterbox),
+The frame is scaled by one factor to fit the input (engines.core.letterbox.Letterbox),
 centred, and the rest is filled with ``spec.pad_value``. Each channel becomes
 ``(x / 255 - mean) / std`` in ``spec.channel_order``, as ``spec.dtype``.
 
@@ -18,7 +18,8 @@ import functools
 import cv2
 import numpy as np
 
-from engines.detectors.spec import Letterbox, PreprocessSpec
+from engines.core.letterbox import Letterbox
+from engines.core.spec import PreprocessSpec
 
 
 def letterbox_numpy(frame_bgr: np.ndarray, spec: PreprocessSpec, out: np.ndarray | None = None):

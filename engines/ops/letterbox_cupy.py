@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engines.detectors.spec import Letterbox, PreprocessSpec
+from engines.core.letterbox import Letterbox
+from engines.core.spec import PreprocessSpec
 from engines.ops.cuda_kernels import blocks, kernel
 from engines.ops.letterbox import check_frame
 

@@ -1,6 +1,7 @@
 """Training batches from the synthetic camera, letterboxed exactly as at inference.
 
-Each item is frame ``k`` of ``SyntheticScene(seed)`` for a random pair drawn
+Each item is frame ``k`` of ``scenes(seed, 640, 480)`` (a ``Scene``, engines/core/scene.py: the
+command line passes the synthetic camera's SyntheticScene) for a random pair drawn
 from the TRAINING seeds (1000..1127, frames 0..29999; the held-out evaluation
 seed is 7 and never appears here), rendered at 640x480. Light augmentation on
 the source frame: a random zoom crop (p=0.5, keeps the aspect ratio), HSV
@@ -16,9 +17,10 @@ import cv2
 import numpy as np
 import torch
 
-from engines.detectors.spec import Letterbox, PreprocessSpec
+from engines.core.letterbox import Letterbox
+from engines.core.spec import PreprocessSpec
+from engines.core.scene import Scene, SceneFactory
 from engines.ops.letterbox import letterbox_numpy
-from pipeline.sources.synthetic import SyntheticScene
 
 TRAIN_SEEDS = range(1000, 1128)
 TRAIN_FRAMES = 30000
@@ -41,16 +43,18 @@ class Sample:
 class SyntheticBatches:
     """Deterministic stream of augmented samples for one PreprocessSpec."""
 
-    def __init__(self, spec: PreprocessSpec, seed: int = 0, augment: bool = True) -> None:
+    def __init__(self, spec: PreprocessSpec, seed: int = 0, augment: bool = True, *,
+                 scenes: SceneFactory) -> None:
         if EVAL_SEED in TRAIN_SEEDS:
             raise ValueError("training seeds must not contain the evaluation seed")
         self.spec, self.augment = spec, augment
         self.rng = np.random.default_rng(seed)
-        self._scenes: dict[int, SyntheticScene] = {}
+        self.scenes = scenes
+        self._scenes: dict[int, Scene] = {}
 
-    def _scene(self, seed: int) -> SyntheticScene:
+    def _scene(self, seed: int) -> Scene:
         if seed not in self._scenes:
-            self._scenes[seed] = SyntheticScene(seed, SOURCE_W, SOURCE_H)
+            self._scenes[seed] = self.scenes(seed, SOURCE_W, SOURCE_H)
         return self._scenes[seed]
 
     def _draw_frame(self, masks: bool):

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engines.detectors.spec import PreprocessSpec
+from engines.core.spec import PreprocessSpec
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from engines.detectors.spec import Letterbox
+from engines.core.letterbox import Letterbox
 from engines.ops.letterbox import letterbox_numpy
 from engines.training.data import (FLIP_P, MIN_BOX_SIDE, SOURCE_H, SOURCE_W, ZOOM_P,
                                    SyntheticBatches)

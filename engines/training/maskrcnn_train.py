@@ -31,33 +31,34 @@ EMA_DECAY, EMA_RAMP = 0.998, 300.0
 def train_maskrcnn(size: str = "tiny", *, out: Path, steps: int, batch: int = 4, seed: int = 0,
                    resume: bool = False, lr: float | None = None, log_every: int = 50,
                    progress: bool = True, checkpoint_every: int = 250,
-                   threads: int | None = None) -> Path:
-    """Train the Mask R-CNN of ``size`` for ``steps`` steps; returns the weights path."""
+                   threads: int | None = None, scenes) -> Path:
+    """Train the Mask R-CNN of ``size`` for ``steps`` steps on ``scenes``; returns the weights path."""
     if size not in SIZES:
         raise ValueError(f"train: unknown maskrcnn size {size!r}; expected one of {list(SIZES)}")
     if steps < 1 or batch < 1:
         raise ValueError(f"train: steps and batch must be >= 1, got steps={steps}, batch={batch}")
-    return run_training(lambda out: MaskRCNNRun(size, out, batch, seed, lr or LR), "maskrcnn",
+    return run_training(lambda out: MaskRCNNRun(size, out, batch, seed, lr or LR, scenes), "maskrcnn",
                         size, out=out, steps=steps, resume=resume, log_every=log_every,
                         progress=progress, checkpoint_every=checkpoint_every, threads=threads)
 
 
 def train(model: str = "maskrcnn", size: str = "tiny", *, out: Path, steps: int, batch: int = 4,
           seed: int = 0, resume: bool = False, lr: float | None = None, log_every: int = 50,
-          progress: bool = True, checkpoint_every: int = 250, threads: int | None = None) -> Path:
+          progress: bool = True, checkpoint_every: int = 250, threads: int | None = None,
+          scenes) -> Path:
     """The CLI's ``train`` signature (engines/training/trainer.py), for ``model='maskrcnn'``."""
     if model != "maskrcnn":
         raise ValueError(f"maskrcnn_train.train: model must be 'maskrcnn', got {model!r}")
     return train_maskrcnn(size, out=out, steps=steps, batch=batch, seed=seed, resume=resume,
                           lr=lr, log_every=log_every, progress=progress,
-                          checkpoint_every=checkpoint_every, threads=threads)
+                          checkpoint_every=checkpoint_every, threads=threads, scenes=scenes)
 
 
 class MaskRCNNRun(_Run):
     """trainer._Run (state, restore, loop, checkpoints) with the Mask R-CNN net, data and loss."""
     grad_clip = GRAD_CLIP
 
-    def __init__(self, size: str, out: Path, batch: int, seed: int, lr: float) -> None:
+    def __init__(self, size: str, out: Path, batch: int, seed: int, lr: float, scenes) -> None:
         from engines.detectors.maskrcnn_tiny import build_tiny_maskrcnn
         from engines.detectors.torchvision_models import torchvision_spec
         torch.manual_seed(seed)
@@ -67,7 +68,7 @@ class MaskRCNNRun(_Run):
         self.net = build_tiny_maskrcnn(1 + len(self.class_names)).train()
         self.ema = ModelEMA(self.net, decay=EMA_DECAY, ramp=EMA_RAMP)
         self.optimizer = _optimizer(self.net, lr, WEIGHT_DECAY)
-        self.data = MaskedSyntheticBatches(torchvision_spec("maskrcnn_tiny"), seed)
+        self.data = MaskedSyntheticBatches(torchvision_spec("maskrcnn_tiny"), seed, scenes=scenes)
         self.step = 0
 
     def compute_loss(self, images: torch.Tensor, samples: list) -> tuple[torch.Tensor, dict]:

@@ -48,8 +48,8 @@ def _optimizer(net: torch.nn.Module, lr: float, weight_decay: float) -> torch.op
 
 
 def _class_names() -> list[str]:
-    from pipeline.sources.synthetic import CLASS_NAMES
-    return list(CLASS_NAMES)
+    from engines.core.labels import SYNTHETIC_CLASS_NAMES
+    return list(SYNTHETIC_CLASS_NAMES)
 
 
 def _check_args(model: str, size: str, steps: int, batch: int):
@@ -63,10 +63,12 @@ def _check_args(model: str, size: str, steps: int, batch: int):
 
 def train(model: str, size: str = "tiny", *, out: Path, steps: int, batch: int = 16,
           seed: int = 0, resume: bool = False, lr: float | None = None, log_every: int = 50,
-          progress: bool = True, checkpoint_every: int = 250, threads: int | None = None) -> Path:
-    """Train ``model`` (yolo|centernet) of ``size`` for ``steps`` steps; returns the weights path."""
+          progress: bool = True, checkpoint_every: int = 250, threads: int | None = None,
+          scenes) -> Path:
+    """Train ``model`` (yolo|centernet) of ``size`` for ``steps`` steps on frames of ``scenes``
+    (a SceneFactory, engines/core/scene.py); returns the weights path."""
     fam = _check_args(model, size, steps, batch)
-    return run_training(lambda out: _Run(fam, size, out, batch, seed, lr or fam.lr), model, size,
+    return run_training(lambda out: _Run(fam, size, out, batch, seed, lr or fam.lr, scenes), model, size,
                         out=out, steps=steps, resume=resume, log_every=log_every,
                         progress=progress, checkpoint_every=checkpoint_every, threads=threads)
 
@@ -102,7 +104,7 @@ class _Run:
     grad_clip = GRAD_CLIP
     init_note: str | None = None     # how part of the net was initialised, if not at random
 
-    def __init__(self, fam, size: str, out: Path, batch: int, seed: int, lr: float) -> None:
+    def __init__(self, fam, size: str, out: Path, batch: int, seed: int, lr: float, scenes) -> None:
         torch.manual_seed(seed)
         self.fam, self.size, self.out, self.batch, self.seed, self.lr = fam, size, out, batch, seed, lr
         self.class_names = _class_names()
@@ -110,7 +112,7 @@ class _Run:
         self.init_note = fam.init(self.net, size)
         self.ema = ModelEMA(self.net)
         self.optimizer = _optimizer(self.net, lr, fam.weight_decay)
-        self.data = SyntheticBatches(fam.spec(size), seed)
+        self.data = SyntheticBatches(fam.spec(size), seed, scenes=scenes)
         self.step = 0
 
     def state(self) -> dict:

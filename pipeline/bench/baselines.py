@@ -12,10 +12,11 @@ import time
 import numpy as np
 import zmq
 
+from engines.detect import detect_frames
 from engines.detectors import make_detector
-from engines.ops.letterbox import letterbox_numpy
 from engines.select import make_engine
 from pipeline.messages import Envelope
+from pipeline.stages.arguments import thresholds
 from pipeline.schema import dumps, to_public
 from pipeline.sources.factory import make_source
 
@@ -51,9 +52,7 @@ def bare_engine_fps(cfg: dict, frames: int, warmup: int = 20) -> dict:
 def sequential_fps(cfg: dict, frames: int, warmup: int = 20, endpoint: str = "tcp://127.0.0.1:5599") -> dict:
     """One loop, no processes: read, letterbox, infer, decode, map back, publish."""
     detector, engine = _detector_and_engine(cfg)
-    model = cfg["model"]
-    thresholds = dict(conf_threshold=model["conf_threshold"], iou_threshold=model["iou_threshold"],
-                      max_det=model["max_det"])
+    limits = thresholds(cfg["model"])
     source_cfg = dict(cfg["source"], max_frames=frames + warmup, realtime=False)
     ctx = zmq.Context()
     pub = ctx.socket(zmq.PUB)
@@ -64,12 +63,8 @@ def sequential_fps(cfg: dict, frames: int, warmup: int = 20, endpoint: str = "tc
         while (frame := source.read()) is not None:
             if count == warmup:
                 start = time.perf_counter()
-            tensor, box = letterbox_numpy(frame.image, detector.spec)
-            outputs = engine.infer(tensor[None])
-            dets = detector.decode(outputs, 0, **thresholds)
+            (dets,) = detect_frames(detector, engine.infer, [frame.image], thresholds=limits)
             h, w = frame.image.shape[:2]
-            dets.xyxy = box.to_source(dets.xyxy, h, w)
-            dets.labels = detector.class_names
             env = Envelope(frame_id=frame.frame_id, capture_ts=frame.capture_ts, width=w, height=h,
                            detections=dets)
             pub.send_multipart([b"cam0", dumps(to_public(env, time.time()))])

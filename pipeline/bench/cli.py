@@ -104,6 +104,12 @@ def bench(args) -> int:
     elif args.suite == "maskrcnn":
         from pipeline.bench.maskrcnn_bench import bench_maskrcnn
         result = bench_maskrcnn(args, _base_config(args))
+    elif args.suite == "footprint":
+        from pipeline.bench.footprint import bench_footprint
+        here = Path(__file__).resolve().parents[2]
+        onnx = Path(args.onnx or here / "engines" / "weights" / "yolo_tiny.onnx").resolve()
+        result = {"machine": machine_info(),
+                  "footprint": bench_footprint(Path(args.repo or here).resolve(), onnx, args.repeat)}
     elif args.scaling:
         from pipeline.bench.scaling import bench_scaling
         result = bench_scaling(args, _base_config(args))

@@ -19,7 +19,7 @@ def draw(frame: np.ndarray, message: dict) -> np.ndarray:
     for det in message["detections"]:
         colour = _PALETTE[det["class_id"] % len(_PALETTE)]
         if "mask" in det:
-            from pipeline.coco import rle_to_mask
+            from engines.core.coco import rle_to_mask
             mask = rle_to_mask(det["mask"])
             canvas[mask] = (0.5 * canvas[mask] + 0.5 * colour).astype(np.uint8)
         x1, y1, x2, y2 = (int(round(v)) for v in det["box"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-CLASS_NAMES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "ring")
+from engines.core.labels import SYNTHETIC_CLASS_NAMES as CLASS_NAMES  # noqa: F401 (the scene draws these)
 
 SUBPIXEL_BITS = 4                      # cv2 ``shift``: coordinates in 1/16 pixel
 SUBPIXEL_SCALE = 1 << SUBPIXEL_BITS

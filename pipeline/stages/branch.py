@@ -13,26 +13,29 @@ import logging
 import threading
 import time
 
-from engines.detectors import make_detector
-from engines.ops.letterbox import letterbox_numpy
+from engines.detect import Thresholds, detect_frames
+from engines.detectors import from_card
 from engines.select import make_engine
 from pipeline.messages import EOS, Envelope
 from pipeline.shm import StaleSlot
 from pipeline.stage import Stage, StageIO
-from pipeline.stages.postprocess import masks_to_rle
 
 log = logging.getLogger("streamdet.branch")
 
 
 class BranchStage(Stage):
+    def __init__(self, name: str, *, card: dict, family: str, conf_threshold: float, engine: dict) -> None:
+        """``engine``: make_engine's name, device and threads for the branch's own engine."""
+        super().__init__(name)
+        self.card, self.family, self.engine_options = card, family, dict(engine)
+        self.thresholds = Thresholds(conf_threshold=conf_threshold, max_det=300)
+
     def setup(self, io: StageIO) -> None:
         super().setup(io)
-        cfg = self.spec.config["branch"]
-        self.detector = make_detector(cfg["model"], cfg["weights"], cfg["size"])
-        self.engine = make_engine(cfg["engine"], self.detector, device=cfg["device"],
-                                  threads=cfg["threads"])
+        self.detector = from_card(self.card)
+        options = dict(self.engine_options)
+        self.engine = make_engine(options.pop("name"), self.detector, **options)
         self.engine.warmup(1)
-        self.conf = cfg["conf_threshold"]
         self.pending: tuple[Envelope, object] | None = None
         self.replaced = 0          # offered frames overwritten by a newer one before the model got to them
         self.ready = threading.Condition()
@@ -70,16 +73,10 @@ class BranchStage(Stage):
 
     def _run_model(self, env: Envelope, pixels) -> None:
         t_in = time.time()
-        tensor, box = letterbox_numpy(pixels, self.detector.spec)
-        outputs = self.engine.infer(tensor[None])
-        dets = self.detector.decode(outputs, 0, conf_threshold=self.conf)
-        dets.xyxy = box.to_source(dets.xyxy, env.height, env.width)
-        dets.labels = self.detector.class_names
-        if dets.mask is not None and not isinstance(dets.mask, list):
-            dets.mask = masks_to_rle(dets.mask, box, env.height, env.width)
+        (dets,) = detect_frames(self.detector, self.engine.infer, [pixels], thresholds=self.thresholds)
         out = env.forward()                      # no arrays: the fast path owns the frame slot
         out.detections = dets
-        family = self.spec.config["branch"]["model"]
+        family = self.family
         out.meta.update(model=family, engine=self.engine.meta.name, branch=True, topic=f"{env.stream}/{family}")
         out.meta.setdefault("counts", {})[self.name] = dict(self.io.counts(), replaced=self.replaced)
         out.stamp("branch", t_in, time.time())

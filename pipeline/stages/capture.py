@@ -19,10 +19,14 @@ log = logging.getLogger("streamdet.capture")
 
 
 class CaptureStage(Stage):
+    def __init__(self, name: str, *, stream: str, source_cfg: dict, index: int = 0) -> None:
+        """``source_cfg``: the ``source`` config section; ``index``: this stream's number (seeds)."""
+        super().__init__(name)
+        self.stream, self.source_cfg, self.index = stream, source_cfg, index
+
     def setup(self, io: StageIO) -> None:
         super().setup(io)
-        self.stream = self.spec.options["stream"]
-        self.source = make_source(self.spec.config["source"], self.spec.options.get("index", 0))
+        self.source = make_source(self.source_cfg, self.index)
         self.source.open()
         self.last_id = -1
 
@@ -68,4 +72,5 @@ class CaptureStage(Stage):
         return counts
 
     def close(self) -> None:
-        self.source.close()
+        if hasattr(self, "source"):
+            self.source.close()

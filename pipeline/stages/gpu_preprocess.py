@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engines.detectors.spec import PreprocessSpec
+from engines.core.spec import PreprocessSpec
 from engines.ops.letterbox import letterbox_numpy
 
 

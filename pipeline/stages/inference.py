@@ -1,7 +1,8 @@
 """Inference: batch tensors (across streams, up to max_batch within a wait budget), run the engine.
 
 Raw outputs go on per frame; decoding is the postprocess stage's job, so this
-process does nothing but feed the engine.
+process does nothing but feed the engine. It is the only stage that loads the
+network (torch only when the engine is the torch one or the model must be exported).
 """
 from __future__ import annotations
 
@@ -9,25 +10,28 @@ import logging
 
 import numpy as np
 
-from engines.detectors import make_detector
+from engines.detectors import from_card
 from engines.select import make_engine
-from pipeline.stages.gpu_preprocess import FramePreprocessor
 from pipeline.messages import Envelope
 from pipeline.stage import Stage, StageIO
+from pipeline.stages.gpu_preprocess import FramePreprocessor
 
 log = logging.getLogger("streamdet.inference")
 
 
 class InferenceStage(Stage):
+    def __init__(self, name: str, *, card: dict, engine: dict, batch_wait_s: float = 0.002) -> None:
+        """``engine``: make_engine's arguments (name, device, half, max_batch, threads, flags)."""
+        super().__init__(name)
+        self.card, self.engine_options = card, dict(engine)
+        self.max_batch = int(engine["max_batch"])
+        self.batch_wait_s = batch_wait_s
+
     def setup(self, io: StageIO) -> None:
         super().setup(io)
-        model, eng = self.spec.config["model"], self.spec.config["engine"]
-        self.detector = make_detector(model["name"], model["weights"], model["size"])
-        self.max_batch = eng["max_batch"]
-        self.batch_wait_s = eng["batch_wait_ms"] / 1e3
-        options = {k: eng[k] for k in ("compile", "cuda_graph", "tensorrt_ep") if eng[k]}
-        self.engine = make_engine(eng["name"], self.detector, device=eng["device"], half=eng["half"],
-                                  max_batch=eng["max_batch"], threads=eng["threads"], **options)
+        self.detector = from_card(self.card)
+        options = dict(self.engine_options)
+        self.engine = make_engine(options.pop("name"), self.detector, **options)
         self.frames_in = FramePreprocessor(self.detector.spec, self.engine.meta.device)
         self.engine.warmup()
         self.engine_name = self.engine.meta.name

@@ -1,16 +1,16 @@
-"""Postprocess: decode raw outputs into Detections and map them back to source pixels.
+"""Postprocess: decode raw outputs into Detections in source pixels (engines.detect.finish).
 
-Boxes, instance masks (to COCO RLE over the source frame, the wire form) and
-keypoints are all mapped through the frame's letterbox. When a side branch is
-configured, this stage also decides which frames it gets (pipeline/branch.py).
+Boxes, instance masks and keypoints are all mapped through the frame's
+letterbox and clipped to the frame; the codec turns masks into COCO RLE for the
+wire. When a side branch is configured, this stage also decides which frames
+it gets (pipeline/branch.py).
 """
 from __future__ import annotations
 
-import numpy as np
 import zmq
 
-from engines.detectors import make_detector
-from engines.detectors.spec import Letterbox
+from engines.detect import Thresholds, finish
+from engines.detectors import from_card
 from pipeline.branch import BranchPolicy
 from pipeline.messages import Envelope
 from pipeline.stage import Stage, StageIO
@@ -18,32 +18,30 @@ from pipeline.transport import Endpoint, Sender, make_socket
 
 
 class PostprocessStage(Stage):
+    def __init__(self, name: str, *, card: dict, thresholds: Thresholds, family: str,
+                 branch_cfg: dict | None = None, branch_endpoint: str | None = None) -> None:
+        """``family``: the model name published (e.g. maskrcnn, not maskrcnn_tiny)."""
+        super().__init__(name)
+        self.detector = from_card(card)
+        self.thresholds, self.family = thresholds, family
+        self.branch_cfg, self.branch_endpoint = branch_cfg, branch_endpoint
+        self.branch = None
+
     def setup(self, io: StageIO) -> None:
         super().setup(io)
-        model = self.spec.config["model"]
-        self.detector = make_detector(model["name"], model["weights"], model["size"])
-        self.thresholds = dict(conf_threshold=model["conf_threshold"],
-                               iou_threshold=model["iou_threshold"], max_det=model["max_det"])
-        self.branch = None
-        if self.spec.options.get("branch_endpoint"):
-            self.branch = BranchOffer(self.spec.config["branch"], self.spec.options["branch_endpoint"])
+        if self.branch_endpoint:
+            self.branch = BranchOffer(self.branch_cfg, self.branch_endpoint)
 
     def process(self, env: Envelope) -> Envelope | None:
+        if env.letterbox is None:
+            raise ValueError(f"{env.stream} frame {env.frame_id}: no letterbox on the envelope")
         outputs = {name: self.io.array(env, name)[None] for name in self.detector.output_names}
-        dets = self.detector.decode(outputs, 0, **self.thresholds)
-        scale, pad_x, pad_y, rw, rh = env.meta["letterbox"]
-        box = Letterbox(scale, pad_x, pad_y, rw, rh)
-        dets.xyxy = box.to_source(dets.xyxy, env.height, env.width)
-        dets.labels = self.detector.class_names
-        if isinstance(dets.mask, np.ndarray):
-            dets.mask = masks_to_rle(dets.mask, box, env.height, env.width)
-        if dets.keypoints is not None:
-            dets.keypoints[..., :2] = (dets.keypoints[..., :2] - (pad_x, pad_y)) / scale
         out = env.forward()
         if "frame" in env.arrays:
             out.arrays["frame"] = env.arrays["frame"]
-        out.detections = dets
-        out.meta["model"] = self.spec.config["model"]["name"]   # the family, e.g. maskrcnn (not maskrcnn_tiny)
+        out.detections = finish(self.detector, outputs, 0, env.letterbox, env.height, env.width,
+                                self.thresholds)
+        out.meta["model"] = self.family
         if self.branch is not None:
             self.branch.offer(out)
         return out
@@ -51,13 +49,6 @@ class PostprocessStage(Stage):
     def close(self) -> None:
         if self.branch is not None:
             self.branch.close()
-
-
-def masks_to_rle(masks: np.ndarray, box: Letterbox, src_h: int, src_w: int) -> list[dict]:
-    """(N, h, w) bool masks over the network input -> COCO RLE dicts over the source frame."""
-    from engines.detectors.maskrcnn import masks_to_source
-    from pipeline.coco import mask_to_rle
-    return [mask_to_rle(m) for m in masks_to_source(masks, box, src_h, src_w)]
 
 
 class BranchOffer:

@@ -26,26 +26,34 @@ log = logging.getLogger("streamdet.sink")
 
 
 class SinkStage(Stage):
-    def setup(self, io: StageIO) -> None:
-        super().setup(io)
-        cfg = self.spec.config
+    def __init__(self, name: str, *, publish: dict, sinks: dict, plugins: list, allow_remote: bool,
+                 fps: float, streams: int = 1, warmup_frames: int = 0, summary_path: str | None = None) -> None:
+        """``publish``/``sinks``: those config sections; ``plugins``: plugin specs (module:Class,
+        params); ``streams``: how many end-of-stream marks end the run; ``warmup_frames`` per
+        stream are left out of the metrics; ``fps``: the video file's frame rate."""
+        super().__init__(name)
+        self.publish_cfg, self.sinks_cfg, self.plugin_specs = publish, sinks, plugins
+        self.allow_remote, self.fps = allow_remote, fps
+        self.expected_eos, self.warmup, self.summary_path = streams, warmup_frames, summary_path
+        self.status = sinks["status"]
         self.metrics = Metrics()
-        self.expected_eos = self.spec.options.get("streams", 1)
         self.eos_seen: set[str] = set()
-        self.writers = [Publisher(zmq.Context.instance(), cfg["publish"]["endpoint"],
-                                  cfg["publish"]["encoding"],
-                                  allow_remote=cfg["transport"]["allow_remote"])]
-        if cfg["sinks"]["jsonl"]:
-            self.writers.append(JsonlWriter(cfg["sinks"]["jsonl"]))
-        if cfg["sinks"]["video"]:
-            self.writers.append(VideoWriter(cfg["sinks"]["video"], fps=cfg["source"]["fps"]))
-        self.plugins = [load_plugin(spec) for spec in cfg.get("plugins", [])]
-        for plugin in self.plugins:
-            plugin.start()
-        self.status = cfg["sinks"]["status"]
-        self.warmup = self.spec.options.get("warmup_frames", 0)   # per stream, left out of the metrics
         self.seen: dict[str, int] = {}
         self._next_status = 0.0
+        self.writers: list = []
+        self.plugins: list = []
+
+    def setup(self, io: StageIO) -> None:
+        super().setup(io)
+        self.writers = [Publisher(zmq.Context.instance(), self.publish_cfg["endpoint"],
+                                  self.publish_cfg["encoding"], allow_remote=self.allow_remote)]
+        if self.sinks_cfg["jsonl"]:
+            self.writers.append(JsonlWriter(self.sinks_cfg["jsonl"]))
+        if self.sinks_cfg["video"]:
+            self.writers.append(VideoWriter(self.sinks_cfg["video"], fps=self.fps))
+        self.plugins = [load_plugin(spec) for spec in self.plugin_specs]
+        for plugin in self.plugins:
+            plugin.start()
 
     def process(self, env: Envelope) -> None:
         t_in = time.time()
@@ -79,7 +87,7 @@ class SinkStage(Stage):
         return None
 
     def close(self) -> None:
-        for plugin in getattr(self, "plugins", []):
+        for plugin in self.plugins:
             plugin.stop()
         if self.status:
             sys.stderr.write("\n")
@@ -88,7 +96,7 @@ class SinkStage(Stage):
                 writer.close()
             except Exception as exc:   # one broken file must not lose the summary
                 log.warning("closing %s: %s", type(writer).__name__, exc)
-        path = self.spec.options.get("summary_path")
+        path = self.summary_path
         if path:
             summary = self.metrics.summary()
             summary["complete"] = len(self.eos_seen) >= self.expected_eos

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from engines.detectors.base import Detector
-from engines.detectors.spec import PreprocessSpec
-from pipeline.detections import Detections
+from engines.core.spec import PreprocessSpec
+from engines.core.detections import Detections
 
 torch.set_num_threads(1)
 

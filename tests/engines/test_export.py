@@ -1,4 +1,4 @@
-"""Tests for engines/export.py: ONNX that TensorRT's parser and ORT accept, metadata, the cache."""
+"""Tests for engines/onnx_export.py and engines/cache.py: ONNX that TensorRT's parser and ORT accept, metadata, the cache."""
 import ast
 import json
 
@@ -9,9 +9,10 @@ import torch
 from onnx import helper
 
 from engines.base import EngineUnavailable
-from engines.export import (cached_onnx, export_onnx, export_tensorrt, module_fingerprint, onnx_problems,
-                            prune_cache)
+from engines.cache import cached_onnx, module_fingerprint, prune_cache
+from engines.onnx_export import export_onnx, onnx_problems
 from engines.tensorrt_engine import tensorrt_installed
+from engines.tensorrt_engine import write_plan as export_tensorrt
 from tests.engines.engine_toys import ToyDetector
 
 

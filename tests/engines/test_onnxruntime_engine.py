@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engines.base import EngineUnavailable
-from engines.export import export_onnx
+from engines.onnx_export import export_onnx
 from engines.onnxruntime_engine import OnnxRuntimeEngine
 from tests.engines.engine_toys import (OnnxOnlyDetector, ToyDetector, assert_same_detections, clear_threshold,
                                        random_batch, torch_reference)

@@ -81,7 +81,7 @@ def test_explicit_requests(requested, installed, device, expected):
     ("onnxruntime", Installed(onnxruntime=False), "auto", "needs the 'onnxruntime' package: pip install onnxruntime"),
     ("torch", CPU_ONLY, "cuda:0", "torch.cuda.is_available() is False"),
     ("onnxruntime", Installed(ort_providers=ORT_GPU), "cuda", "onnxruntime' on CUDA needs a visible NVIDIA GPU"),
-    ("onnxruntime", Installed(onnx=False), "cpu", "needs the 'onnx' package to export toy: pip install onnx"),
+    ("onnxruntime", Installed(onnx=False), "cpu", "needs torch and onnx to export toy to ONNX: pip install 'streamdet[torch]'"),
 ])
 def test_unusable_requests_say_what_is_missing(requested, installed, device, message):
     with pytest.raises(EngineUnavailable) as caught:

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from engines.base import EngineUnavailable
-from engines.export import export_onnx
+from engines.onnx_export import export_onnx
 from engines.tensorrt_engine import (TRT_MISSING, TensorRTEngine, build_serialized_engine, engine_cache_key,
                                      tensorrt_installed)
 from tests.engines.engine_toys import (ToyDetector, assert_same_detections, clear_threshold, random_batch,
@@ -203,7 +203,7 @@ def test_real_fp16_engine_gives_the_same_detections(tmp_path):
 @pytest.mark.gpu
 @pytest.mark.skipif(not TRT_USABLE, reason=TRT_MISSING)
 def test_real_export_tensorrt_writes_a_plan(tmp_path):
-    from engines.export import export_tensorrt
+    from engines.tensorrt_engine import write_plan as export_tensorrt
     onnx_path = export_onnx(ToyDetector(), tmp_path / "toy.onnx", dynamic_batch=True)
     plan = export_tensorrt(onnx_path, tmp_path / "toy.engine", half=True, max_batch=2)
     assert plan.stat().st_size > 0

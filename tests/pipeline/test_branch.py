@@ -1,7 +1,7 @@
 import pytest
 
 from pipeline.branch import BranchPolicy
-from pipeline.detections import Detections
+from engines.core.detections import Detections
 
 
 def dets(scores, classes):

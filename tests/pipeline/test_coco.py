@@ -8,9 +8,9 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from pipeline.coco import (coco_ground_truth, detections_to_coco, mask_to_rle, rle_to_mask,
+from engines.core.coco import (coco_ground_truth, detections_to_coco, mask_to_rle, rle_to_mask,
                            write_coco_json)
-from pipeline.detections import Detections
+from engines.core.detections import Detections
 from pipeline.sources.synthetic import SyntheticScene
 
 FRAMES = (0, 60, 130, 310, 620)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from pipeline.codec import CodecError, decode, encode
-from pipeline.detections import Detections
+from engines.core.detections import Detections
 from pipeline.messages import EOS, Envelope
 from pipeline.shm import SlotRef
 

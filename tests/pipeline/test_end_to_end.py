@@ -14,7 +14,7 @@ from pycocotools.cocoeval import COCOeval
 
 from pipeline import config
 from pipeline.client import Subscriber
-from pipeline.coco import coco_ground_truth
+from engines.core.coco import coco_ground_truth
 from pipeline.schema import SCHEMA_FILE
 from pipeline.shm import SHM_DIR
 from pipeline.sources.synthetic import SyntheticScene

@@ -5,7 +5,7 @@ import msgpack
 import numpy as np
 import pytest
 
-from pipeline.detections import Detections
+from engines.core.detections import Detections
 from pipeline.messages import Envelope
 from pipeline.schema import SCHEMA_FILE, dumps, loads, to_public
 

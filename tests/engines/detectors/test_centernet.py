@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from engines.detectors.centernet import COCO80, CenterNetDetector
+from engines.core.labels import COCO80
+from engines.detectors.centernet import CenterNetDetector
 from engines.nets.centernet import CenterNetNet
 from engines.nets.weights_file import save_weights
 

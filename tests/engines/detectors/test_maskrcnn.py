@@ -4,9 +4,12 @@ import pytest
 import torch
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 
-from engines.detectors.maskrcnn import make_maskrcnn, masks_to_source, paste_masks
-from engines.detectors.spec import Letterbox, PreprocessSpec
+from engines.detectors import make_detector
+from engines.ops.masks import paste_masks
+from engines.core.letterbox import Letterbox
+from engines.core.spec import PreprocessSpec
 from engines.ops.letterbox import letterbox_numpy
+from pipeline.sources.synthetic import SyntheticScene
 
 torch.set_num_threads(1)
 
@@ -56,7 +59,7 @@ def test_masks_to_source_crops_the_letterbox_and_scales_by_pixel():
     masks[0, 1, 0] = True          # first row of the letterboxed region, first column
     masks[1, 2, 3] = True          # its last row and column
     masks[1, 0, :] = True          # padding: must vanish
-    source = masks_to_source(masks, box, 4, 8)
+    source = box.masks_to_source(masks, 4, 8)
     expected = np.zeros((2, 4, 8), bool)
     expected[0, 0:2, 0:2] = True
     expected[1, 2:4, 6:8] = True
@@ -65,15 +68,15 @@ def test_masks_to_source_crops_the_letterbox_and_scales_by_pixel():
 
 def test_masks_to_source_empty_and_errors():
     box = Letterbox.fit(480, 640, PreprocessSpec(height=320, width=320))
-    assert masks_to_source(np.zeros((0, 320, 320), bool), box, 480, 640).shape == (0, 480, 640)
+    assert box.masks_to_source(np.zeros((0, 320, 320), bool), 480, 640).shape == (0, 480, 640)
     with pytest.raises(ValueError, match=r"masks_to_source: expected \(N, H, W\)"):
-        masks_to_source(np.zeros((320, 320), bool), box, 480, 640)
+        box.masks_to_source(np.zeros((320, 320), bool), 480, 640)
     with pytest.raises(ValueError, match="do not hold the letterboxed region"):
-        masks_to_source(np.zeros((1, 100, 100), bool), box, 480, 640)
+        box.masks_to_source(np.zeros((1, 100, 100), bool), 480, 640)
 
 
 def test_default_is_the_tiny_model_and_handles_a_tiny_frame():
-    det = make_maskrcnn()
+    det = make_detector("maskrcnn")
     assert det.name == "maskrcnn_tiny" and det.spec.height == det.spec.width == 320
     assert len(det.class_names) == 6
     frame = np.full((12, 16, 3), 40, np.uint8)
@@ -85,7 +88,7 @@ def test_default_is_the_tiny_model_and_handles_a_tiny_frame():
     assert named["masks"].shape == (1, 100, 28, 28)
     dets = det.decode(named, 0, conf_threshold=0.0)
     assert dets.mask.shape == (len(dets), 320, 320)
-    assert masks_to_source(dets.mask, box, 12, 16).shape == (len(dets), 12, 16)
+    assert box.masks_to_source(dets.mask, 12, 16).shape == (len(dets), 12, 16)
 
 
 def test_tiny_maskrcnn_exports_to_onnx_with_the_torchscript_exporter(tmp_path):
@@ -93,7 +96,7 @@ def test_tiny_maskrcnn_exports_to_onnx_with_the_torchscript_exporter(tmp_path):
     dynamo exporter fails inside torchvision's batched_nms (a data-dependent branch)."""
     ort = pytest.importorskip("onnxruntime")
     torch.manual_seed(0)
-    det = make_maskrcnn(size="tiny")
+    det = make_detector("maskrcnn", size="tiny")
     module = det.build_module()
     dummy = torch.zeros(1, 3, 320, 320)                  # exported on an empty picture ...
     torch.onnx.export(module, (dummy,), str(tmp_path / "m.onnx"), opset_version=17,
@@ -111,9 +114,9 @@ def test_tiny_maskrcnn_exports_to_onnx_with_the_torchscript_exporter(tmp_path):
 @pytest.mark.slow
 def test_shipped_tiny_maskrcnn_reaches_mask_map50():
     from engines.training.maskrcnn_eval import evaluate_maskrcnn
-    det = make_maskrcnn()
+    det = make_detector("maskrcnn")
     if det.weights_path is None:
         pytest.skip("no shipped engines/weights/maskrcnn_tiny.pt")
-    result = evaluate_maskrcnn(frames=30, detector=det)
+    result = evaluate_maskrcnn(frames=30, detector=det, scenes=SyntheticScene)
     assert result["segm"]["mAP50"] >= 0.85
     assert result["bbox"]["mAP50"] >= 0.85

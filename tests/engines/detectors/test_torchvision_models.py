@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from engines.detectors.coco_labels import (COCO_CATEGORIES, COCO_CLASS_NAMES,
+from engines.core.labels import (COCO_CATEGORIES, COCO_CLASS_NAMES,
                                            TORCHVISION_COCO_LABELS, coco_category_id)
 from engines.detectors.torchvision_archs import architecture, build_architecture
 from engines.detectors.torchvision_models import TorchvisionDetector
@@ -189,10 +189,8 @@ def test_keypoints_decode_without_building_the_network():
     np.testing.assert_array_equal(dets.keypoints, points[0, [0, 2]])
 
 
-def test_registration_adds_every_family_to_make_detector(tmp_path):
+def test_every_family_is_in_the_registry(tmp_path):
     from engines.detectors import known_detectors, make_detector
-    from engines.detectors.torchvision_models import register_torchvision_detectors
-    register_torchvision_detectors()
     assert {"maskrcnn", "fasterrcnn", "retinanet", "ssd", "ssdlite", "fcos",
             "keypointrcnn"} <= set(known_detectors())
     assert make_detector("maskrcnn").name == "maskrcnn_tiny"           # the shipped default

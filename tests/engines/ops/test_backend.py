@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from engines.detectors.spec import PreprocessSpec
+from engines.core.spec import PreprocessSpec
 from engines.ops import backend
 from engines.ops.centernet_decode import centernet_decode
 from engines.ops.nms import batched_nms, nms

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from engines.detectors.spec import Letterbox, PreprocessSpec
+from engines.core.letterbox import Letterbox
+from engines.core.spec import PreprocessSpec
 from engines.ops.letterbox import letterbox_numpy, letterbox_torch, normalisation_tables
 
 torch.set_num_threads(1)

@@ -10,7 +10,7 @@ from pipeline.sources.synthetic import SyntheticScene
 
 def test_without_augmentation_a_sample_is_the_inference_input():
     spec = yolo_spec("tiny")
-    data = SyntheticBatches(spec, seed=5, augment=False)
+    data = SyntheticBatches(spec, seed=5, augment=False, scenes=SyntheticScene)
     state = dict(data.get_state())
     sample = data.sample()
     replay = np.random.default_rng(5)
@@ -27,8 +27,8 @@ def test_without_augmentation_a_sample_is_the_inference_input():
 
 def test_batches_are_deterministic_and_boxes_stay_inside_the_input():
     spec = yolo_spec("tiny")
-    images_a, samples_a = SyntheticBatches(spec, seed=9).batch(4)
-    images_b, samples_b = SyntheticBatches(spec, seed=9).batch(4)
+    images_a, samples_a = SyntheticBatches(spec, seed=9, scenes=SyntheticScene).batch(4)
+    images_b, samples_b = SyntheticBatches(spec, seed=9, scenes=SyntheticScene).batch(4)
     assert torch.equal(images_a, images_b)
     assert tuple(images_a.shape) == (4, 3, 320, 320)
     for a, b in zip(samples_a, samples_b):

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from engines.detectors.spec import Letterbox
+from engines.core.letterbox import Letterbox
 from engines.detectors.yolo import yolo_spec
 from engines.training.evaluate import FRAME_STRIDE, coco_box_metrics, evaluate
-from pipeline.coco import coco_ground_truth
+from engines.core.coco import coco_ground_truth
 from pipeline.sources.synthetic import SyntheticScene
 
 
@@ -32,10 +32,10 @@ class TruthEngine:
 
 
 def test_exact_answers_score_one_and_shifted_answers_score_less():
-    perfect = evaluate("yolo", size="tiny", seed=7, frames=6, engine=TruthEngine(7))
+    perfect = evaluate("yolo", size="tiny", seed=7, frames=6, engine=TruthEngine(7), scenes=SyntheticScene)
     assert perfect["bbox"]["mAP"] == pytest.approx(1.0, abs=1e-6)
     assert perfect["seed"] == 7 and perfect["frames"] == 6 and perfect["model"] == "yolo"
-    shifted = evaluate("yolo", size="tiny", seed=7, frames=6, engine=TruthEngine(7, jitter=3.0))
+    shifted = evaluate("yolo", size="tiny", seed=7, frames=6, engine=TruthEngine(7, jitter=3.0), scenes=SyntheticScene)
     assert shifted["bbox"]["mAP"] < 0.9 * perfect["bbox"]["mAP"]
 
 
@@ -47,7 +47,7 @@ def test_no_detections_score_zero():
 
 def test_frames_must_be_positive():
     with pytest.raises(ValueError, match="frames must be >= 1"):
-        evaluate("yolo", frames=0)
+        evaluate("yolo", frames=0, scenes=SyntheticScene)
 
 
 @pytest.mark.slow
@@ -56,5 +56,5 @@ def test_shipped_weights_reach_the_target_on_held_out_frames(model):
     from engines.detectors import default_weights
     if default_weights(model, "tiny") is None:
         pytest.skip(f"no shipped {model} weights yet")
-    result = evaluate(model, seed=7, frames=50)
+    result = evaluate(model, seed=7, frames=50, scenes=SyntheticScene)
     assert result["bbox"]["mAP50"] >= 0.9

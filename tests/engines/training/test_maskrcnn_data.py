@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from engines.detectors.spec import Letterbox, PreprocessSpec
+from engines.core.letterbox import Letterbox
+from engines.core.spec import PreprocessSpec
 from engines.training.data import SOURCE_H, SOURCE_W, SyntheticBatches
 from engines.training.maskrcnn_data import (MaskedSyntheticBatches, letterbox_masks,
                                             resize_masks, torchvision_targets)
@@ -28,7 +29,7 @@ def test_letterbox_masks_lands_in_the_padded_canvas():
 
 
 def test_unaugmented_samples_match_the_letterboxed_ground_truth():
-    data = MaskedSyntheticBatches(SPEC, seed=3, augment=False)
+    data = MaskedSyntheticBatches(SPEC, seed=3, augment=False, scenes=SyntheticScene)
     sample = data.sample()
     first = np.random.default_rng(3)
     seed, frame_id = int(first.choice(range(1000, 1128))), int(first.integers(0, 30000))
@@ -41,8 +42,8 @@ def test_unaugmented_samples_match_the_letterboxed_ground_truth():
 
 
 def test_augmented_masks_stay_inside_their_boxes_and_images_match_the_box_stream():
-    masked = MaskedSyntheticBatches(SPEC, seed=5)
-    plain = SyntheticBatches(SPEC, seed=5)
+    masked = MaskedSyntheticBatches(SPEC, seed=5, scenes=SyntheticScene)
+    plain = SyntheticBatches(SPEC, seed=5, scenes=SyntheticScene)
     for _ in range(12):
         sample, reference = masked.sample(), plain.sample()
         np.testing.assert_array_equal(sample.image, reference.image)     # same random draws
@@ -56,7 +57,7 @@ def test_augmented_masks_stay_inside_their_boxes_and_images_match_the_box_stream
 
 
 def test_targets_shift_labels_past_the_background():
-    sample = MaskedSyntheticBatches(SPEC, seed=1).sample()
+    sample = MaskedSyntheticBatches(SPEC, seed=1, scenes=SyntheticScene).sample()
     target = torchvision_targets([sample])[0]
     assert target["labels"].tolist() == (sample.labels + 1).tolist()
     assert target["boxes"].shape == (len(sample.boxes), 4)
@@ -65,7 +66,7 @@ def test_targets_shift_labels_past_the_background():
 
 @pytest.mark.parametrize("seed", [0, 9])
 def test_stream_is_deterministic_for_a_seed(seed):
-    a, b = MaskedSyntheticBatches(SPEC, seed), MaskedSyntheticBatches(SPEC, seed)
+    a, b = MaskedSyntheticBatches(SPEC, seed, scenes=SyntheticScene), MaskedSyntheticBatches(SPEC, seed, scenes=SyntheticScene)
     for _ in range(3):
         sa, sb = a.sample(), b.sample()
         np.testing.assert_array_equal(sa.masks, sb.masks)

@@ -4,12 +4,12 @@ import pytest
 import torch
 from torchvision.ops import roi_align
 
-from engines.detectors.maskrcnn import make_maskrcnn
-from engines.detectors.spec import Letterbox
+from engines.detectors import make_detector
+from engines.core.letterbox import Letterbox
 from engines.training.evaluate import FRAME_STRIDE
 from engines.training.maskrcnn_data import letterbox_masks
 from engines.training.maskrcnn_eval import coco_metrics, evaluate, evaluate_maskrcnn
-from pipeline.coco import coco_ground_truth
+from engines.core.coco import coco_ground_truth
 from pipeline.sources.synthetic import SyntheticScene
 
 torch.set_num_threads(1)
@@ -45,8 +45,8 @@ class TruthEngine:
 
 
 def test_ground_truth_as_output_scores_near_one():
-    det = make_maskrcnn()
-    result = evaluate_maskrcnn(frames=6, detector=det, engine=TruthEngine(7, det.spec))
+    det = make_detector("maskrcnn")
+    result = evaluate_maskrcnn(frames=6, detector=det, engine=TruthEngine(7, det.spec), scenes=SyntheticScene)
     assert result["seed"] == 7 and result["frames"] == 6
     assert result["bbox"]["mAP50"] > 0.97
     assert result["segm"]["mAP50"] > 0.97
@@ -54,13 +54,13 @@ def test_ground_truth_as_output_scores_near_one():
 
 
 def test_shifted_masks_score_lower():
-    det = make_maskrcnn()
-    exact = evaluate_maskrcnn(frames=4, detector=det, engine=TruthEngine(7, det.spec))
+    det = make_detector("maskrcnn")
+    exact = evaluate_maskrcnn(frames=4, detector=det, engine=TruthEngine(7, det.spec), scenes=SyntheticScene)
     shifted_engine = TruthEngine(7, det.spec)
     infer = shifted_engine.infer
     shifted_engine.infer = lambda batch: {**(o := infer(batch)),
                                           "masks": np.roll(o["masks"], 9, axis=-1)}
-    shifted = evaluate_maskrcnn(frames=4, detector=det, engine=shifted_engine)
+    shifted = evaluate_maskrcnn(frames=4, detector=det, engine=shifted_engine, scenes=SyntheticScene)
     assert shifted["segm"]["mAP"] < exact["segm"]["mAP"] - 0.2
     assert shifted["bbox"]["mAP"] == pytest.approx(exact["bbox"]["mAP"])
 
@@ -70,6 +70,6 @@ def test_coco_metrics_zero_without_results_and_argument_checks():
     assert coco_metrics(truth, [], "segm") == {"mAP": 0.0, "mAP50": 0.0, "mAP75": 0.0,
                                                "AR100": 0.0}
     with pytest.raises(ValueError, match="frames must be >= 1"):
-        evaluate_maskrcnn(frames=0)
+        evaluate_maskrcnn(frames=0, scenes=SyntheticScene)
     with pytest.raises(ValueError, match="model must be 'maskrcnn', got 'yolo'"):
-        evaluate("yolo")
+        evaluate("yolo", scenes=SyntheticScene)

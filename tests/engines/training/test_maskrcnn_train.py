@@ -6,10 +6,11 @@ import torch
 
 from engines.detectors.torchvision_models import TorchvisionDetector
 from engines.training.maskrcnn_train import train, train_maskrcnn
+from pipeline.sources.synthetic import SyntheticScene
 
 torch.set_num_threads(1)
 
-QUIET = {"progress": False, "log_every": 1, "threads": 1}
+QUIET = {"progress": False, "log_every": 1, "threads": 1, "scenes": SyntheticScene}
 
 
 def test_two_steps_write_loadable_weights_and_a_log(tmp_path):
@@ -38,10 +39,10 @@ def test_same_seed_same_weights_and_resume_continues(tmp_path):
 
 def test_arguments_are_checked(tmp_path):
     with pytest.raises(ValueError, match="unknown maskrcnn size 'huge'"):
-        train_maskrcnn("huge", out=tmp_path, steps=1)
+        train_maskrcnn("huge", out=tmp_path, steps=1, scenes=SyntheticScene)
     with pytest.raises(ValueError, match="steps and batch must be >= 1"):
-        train_maskrcnn(out=tmp_path, steps=0)
+        train_maskrcnn(out=tmp_path, steps=0, scenes=SyntheticScene)
     with pytest.raises(ValueError, match="model must be 'maskrcnn', got 'yolo'"):
-        train("yolo", out=tmp_path, steps=1)
+        train("yolo", out=tmp_path, steps=1, scenes=SyntheticScene)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train("maskrcnn", out=tmp_path / "empty", steps=1, resume=True, **QUIET)

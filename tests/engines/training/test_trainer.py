@@ -5,9 +5,10 @@ import torch
 from engines.nets.weights_file import load_weights
 from engines.training.checkpoint import checkpoint_path, load_checkpoint
 from engines.training.trainer import learning_rate, train
+from pipeline.sources.synthetic import SyntheticScene
 
 torch.set_num_threads(1)
-FAST = dict(batch=1, log_every=1, progress=False, threads=1)
+FAST = dict(batch=1, log_every=1, progress=False, threads=1, scenes=SyntheticScene)
 
 
 def _weights(path):
@@ -53,11 +54,11 @@ def test_resume_without_checkpoint_and_mismatched_checkpoint(tmp_path):
 
 def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="trainable models"):
-        train("maskrcnn", out=tmp_path, steps=1)
+        train("maskrcnn", out=tmp_path, steps=1, scenes=SyntheticScene)
     with pytest.raises(ValueError, match="unknown yolo size"):
-        train("yolo", "r18", out=tmp_path, steps=1)
+        train("yolo", "r18", out=tmp_path, steps=1, scenes=SyntheticScene)
     with pytest.raises(ValueError, match="steps and batch"):
-        train("yolo", "tiny", out=tmp_path, steps=0)
+        train("yolo", "tiny", out=tmp_path, steps=0, scenes=SyntheticScene)
 
 
 def test_learning_rate_warms_up_then_decays():

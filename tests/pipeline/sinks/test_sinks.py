@@ -5,7 +5,7 @@ import numpy as np
 import zmq
 
 from pipeline.client import Subscriber
-from pipeline.coco import mask_to_rle
+from engines.core.coco import mask_to_rle
 from pipeline.sinks.jsonl import JsonlWriter
 from pipeline.sinks.publisher import Publisher
 from pipeline.sinks.video import VideoWriter, draw

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from engines.detectors.spec import PreprocessSpec
+from engines.core.spec import PreprocessSpec
 from engines.ops.letterbox import letterbox_numpy
 from pipeline import config
 from pipeline.stages.gpu_preprocess import FramePreprocessor, gpu_preprocess_wanted

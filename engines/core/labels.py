@@ -1,4 +1,8 @@
-"""COCO's category ids and names, as torchvision's 91-output detection heads number them.
+"""Class-name tables: the synthetic camera's shapes, COCO's 80 and torchvision's 91-output numbering.
+
+``SYNTHETIC_CLASS_NAMES`` are the classes the synthetic camera draws and the
+shipped tiny models were trained on. ``COCO80`` is the contiguous 80-class order
+of the official CenterNet and Ultralytics models.
 
 COCO 2017 defines 80 categories with ids between 1 and 90; the ten ids in
 between were planned categories that never got annotations. torchvision's
@@ -8,6 +12,8 @@ background, so the gaps are kept as "N/A". Our Detections use
 detection and ``coco_category_id(class_id)`` gives the official category id.
 """
 from __future__ import annotations
+
+SYNTHETIC_CLASS_NAMES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "ring")
 
 COCO_CATEGORIES: dict[int, str] = {
     1: "person", 2: "bicycle", 3: "car", 4: "motorcycle", 5: "airplane", 6: "bus", 7: "train",
@@ -46,3 +52,7 @@ COCO_KEYPOINT_NAMES: tuple[str, ...] = (
 def coco_category_id(class_id: int) -> int:
     """Our class id of a 91-output torchvision model -> the official COCO category id."""
     return int(class_id) + 1
+
+
+# the contiguous 80-class order (official CenterNet, Ultralytics): COCO's categories by id
+COCO80: tuple[str, ...] = tuple(COCO_CATEGORIES[key] for key in sorted(COCO_CATEGORIES))

@@ -1,4 +1,4 @@
-"""COCO JSON for the synthetic camera's ground truth and for detector results.
+"""COCO JSON for a scene's ground truth and for detector results; mask <-> RLE in one place.
 
 Builds ground-truth dicts that pycocotools' ``COCO``/``COCOeval`` read directly
 (category ids are the class ids, starting at 0; image ids are frame_id + 1;
@@ -15,8 +15,8 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 if TYPE_CHECKING:
-    from pipeline.detections import Detections
-    from pipeline.sources.synthetic import SyntheticScene
+    from engines.core.detections import Detections
+    from engines.core.scene import Scene
 
 
 def mask_to_rle(mask: np.ndarray) -> dict:
@@ -27,6 +27,13 @@ def mask_to_rle(mask: np.ndarray) -> dict:
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     return {"size": [int(rle["size"][0]), int(rle["size"][1])],
             "counts": rle["counts"].decode("ascii")}
+
+
+def masks_to_rle(masks) -> list[dict]:
+    """(N, H, W) bool masks (or a list of RLE dicts, kept) -> list of COCO RLE dicts: the wire form."""
+    if isinstance(masks, list):
+        return masks
+    return [mask_to_rle(mask) for mask in masks]
 
 
 def _compressed(rle: dict) -> dict:
@@ -57,7 +64,7 @@ def _xywh(box) -> list[float]:
     return [x1, y1, x2 - x1, y2 - y1]
 
 
-def coco_ground_truth(scene: "SyntheticScene", frame_ids: Iterable[int],
+def coco_ground_truth(scene: "Scene", frame_ids: Iterable[int],
                       with_masks: bool = True) -> dict:
     """COCO ground-truth dict (images, annotations, categories) for the given frames."""
     images, annotations = [], []

@@ -1,0 +1,123 @@
+"""Each stage's ``process`` built from plain constructor arguments: no YAML, supervisor or sockets."""
+import json
+
+import numpy as np
+import pytest
+import zmq
+
+from engines.core.letterbox import Letterbox
+from engines.detect import Thresholds
+from engines.detectors import make_detector
+from pipeline import config
+from pipeline.messages import Envelope
+from pipeline.sources.synthetic import SyntheticScene
+from pipeline.stages.capture import CaptureStage
+from pipeline.stages.inference import InferenceStage
+from pipeline.stages.postprocess import PostprocessStage
+from pipeline.stages.preprocess import PreprocessStage
+from pipeline.stages.sink import SinkStage
+from tests.pipeline.stages.fake_io import FakeIO
+
+CARD = make_detector("yolo").card()
+SPEC = make_detector("yolo").spec
+
+
+def frame_envelope(frame_id: int = 3, seed: int = 7) -> Envelope:
+    frame = SyntheticScene(seed).render(frame_id)
+    return Envelope(stream="cam0", frame_id=frame_id, capture_ts=1.0, width=640, height=480,
+                    arrays={"frame": frame})
+
+
+def attached(stage):
+    stage.setup(FakeIO())
+    return stage
+
+
+def test_preprocess_writes_the_input_tensor_and_a_typed_letterbox():
+    stage = attached(PreprocessStage("preprocess", input_spec=SPEC))
+    out = stage.process(frame_envelope())
+    assert out.arrays["input"].shape == (3, 320, 320) and out.arrays["input"].dtype == np.float32
+    assert out.letterbox == Letterbox.fit(480, 640, SPEC) and "frame" not in out.arrays
+    kept = attached(PreprocessStage("preprocess", input_spec=SPEC, keep_frames=True)).process(frame_envelope())
+    assert kept.arrays["frame"].shape == (480, 640, 3)
+
+
+def test_preprocess_for_a_gpu_engine_passes_the_frame_and_the_geometry():
+    out = attached(PreprocessStage("preprocess", input_spec=SPEC, on_gpu=True)).process(frame_envelope())
+    assert set(out.arrays) == {"frame"} and out.letterbox == Letterbox.fit(480, 640, SPEC)
+
+
+def test_postprocess_maps_raw_outputs_to_clipped_source_boxes():
+    box = Letterbox.fit(480, 640, SPEC)
+    raw = np.zeros((4 + 6, 2100), np.float32)
+    # one box reaching 10 px past the bottom-right corner of the image, class 2
+    x1, y1, x2, y2 = box.to_input(np.array([[600, 440, 650, 490]], np.float32))[0]
+    raw[:4, 0] = [(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1]
+    raw[4 + 2, 0] = 0.9
+    env = Envelope(stream="cam0", frame_id=1, width=640, height=480, arrays={"output0": raw}, letterbox=box)
+    stage = attached(PostprocessStage("postprocess", card=CARD, thresholds=Thresholds(), family="yolo"))
+    out = stage.process(env)
+    dets = out.detections
+    assert len(dets) == 1 and dets.class_id[0] == 2 and out.meta["model"] == "yolo"
+    np.testing.assert_allclose(dets.xyxy[0], [600, 440, 640, 480], atol=0.05)
+
+
+def test_postprocess_refuses_an_envelope_without_letterbox():
+    stage = attached(PostprocessStage("postprocess", card=CARD, thresholds=Thresholds(), family="yolo"))
+    with pytest.raises(ValueError, match="no letterbox"):
+        stage.process(Envelope(arrays={"output0": np.zeros((10, 2100), np.float32)}))
+
+
+def test_inference_runs_the_engine_on_a_batch():
+    stage = attached(InferenceStage("inference", card=CARD, engine={
+        "name": "onnxruntime", "device": "cpu", "half": False, "max_batch": 2, "threads": 1}))
+    pre = attached(PreprocessStage("preprocess", input_spec=SPEC))
+    envs = [pre.process(frame_envelope(i)) for i in (0, 1, 2)]
+    outs = stage.process_batch(envs)
+    assert [out.frame_id for out in outs] == [0, 1, 2]
+    assert outs[0].arrays["output0"].shape == (10, 2100) and outs[2].meta["batch"] == 1
+    assert outs[0].meta["engine"] == "onnxruntime" and outs[0].letterbox == envs[0].letterbox
+    stage.close()
+
+
+def test_capture_sends_every_frame_then_end_of_stream():
+    source = dict(config.defaults()["source"], max_frames=3)
+    stage = CaptureStage("capture.cam0", stream="cam0", source_cfg=source)
+    stage.setup(FakeIO())
+    original = stage.io.sender.send
+
+    def send(env, stopping=lambda: False):          # stop once the end of stream went out
+        original(env, stopping)
+        stage.stopping = env.kind == "eos"
+    stage.io.sender.send = send
+    stage.run()
+    stage.close()
+    sent = stage.io.sender.sent
+    assert [env.frame_id for env in sent[:3]] == [0, 1, 2] and sent[3].kind == "eos"
+    assert sent[0].arrays["frame"].shape == (480, 640, 3) and sent[0].stamps[0][0] == "capture"
+
+
+def test_sink_publishes_the_message_in_schema(tmp_path):
+    endpoint = f"ipc://{tmp_path}/pub.sock"
+    defaults = config.defaults()
+    stage = SinkStage("sink", publish=dict(defaults["publish"], endpoint=endpoint),
+                      sinks=dict(defaults["sinks"], status=False), plugins=[], allow_remote=False, fps=30)
+    ctx = zmq.Context.instance()
+    sub = ctx.socket(zmq.SUB)
+    sub.subscribe(b"")
+    stage.setup(FakeIO())
+    sub.connect(endpoint)
+    env = frame_envelope()
+    env.detections = make_detector("yolo").decode({"output0": np.zeros((1, 10, 2100), np.float32)}, 0)
+    env.stamp("capture", 1.0, 1.001)
+    message = None
+    for _ in range(50):                # the slow-joiner: resend until the subscription is live
+        stage.process(env)
+        if sub.poll(100):
+            message = sub.recv_multipart()
+            break
+    stage.close()
+    sub.close(0)
+    topic, payload = message
+    data = json.loads(payload)
+    assert topic == b"cam0" and data["frame_id"] == 3 and data["detections"] == []
