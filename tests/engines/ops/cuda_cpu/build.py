@@ -40,16 +40,17 @@ def wrapper_source(cu_text: str, kernels: tuple[str, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build(cu_text: str, kernels: tuple[str, ...], out_dir: Path) -> Path:
-    """Compile once per distinct source into out_dir; returns the .so path."""
+def build(cu_text: str, kernels: tuple[str, ...], out_dir: Path, defines: tuple[str, ...] = ()) -> Path:
+    """Compile once per distinct source (and -D defines) into out_dir; returns the .so path."""
     source = wrapper_source(cu_text, kernels)
-    digest = hashlib.sha256(source.encode() + SHIM.read_bytes()).hexdigest()[:16]
+    flags = FLAGS + [f"-D{d}" for d in defines]
+    digest = hashlib.sha256(source.encode() + SHIM.read_bytes() + str(flags).encode()).hexdigest()[:16]
     library = out_dir / f"kernels_{digest}.so"
     if library.exists():
         return library
     cpp = out_dir / f"kernels_{digest}.cpp"
     cpp.write_text(source)
-    done = subprocess.run([compiler(), *FLAGS, str(cpp), "-o", str(library), "-ldl"],
+    done = subprocess.run([compiler(), *flags, str(cpp), "-o", str(library), "-ldl"],
                           capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise RuntimeError(f"g++ failed on {cpp}:\n{done.stderr}")
