@@ -55,7 +55,7 @@ def _nms_sorted(boxes, scores, class_ids, iou_threshold: float):
     else:
         use_classes, sorted_ids = 1, cupy.ascontiguousarray(class_ids[order], dtype=cupy.int32)
     tiles = (n + TILE - 1) // TILE
-    mask = cupy.zeros((n, tiles), dtype=cupy.uint64)
+    mask = cupy.empty((n, tiles), dtype=cupy.uint64)   # every word the scan reads is written
     kernel("nms.cu", "nms_iou_mask")(
         (tiles, tiles), (TILE,),
         (sorted_boxes, sorted_ids, np.int32(use_classes), np.int32(n),

@@ -1,12 +1,18 @@
 """Letterbox on the GPU for the inference stage, when its engine runs on CUDA.
 
-Frames come from their shared-memory slot into one pinned host buffer per frame
-size, are uploaded once as uint8 (a third of the bytes of a float tensor) and
-are resized, reordered and normalised on the device (engines.ops.letterbox_torch),
-so the engine gets a device tensor and no float tensor crosses PCIe. Without
-CUDA the same call letterboxes with NumPy/OpenCV on the CPU.
+Frames come from their shared-memory slot into a pinned host buffer, are uploaded once as
+uint8 (a third of the bytes of a float tensor) and are resized, reordered and normalised on
+the device (engines.ops.letterbox_torch), so the engine gets a device tensor and no float
+tensor crosses PCIe. Without CUDA the same call letterboxes with NumPy/OpenCV on the CPU.
+
+The upload is ``non_blocking``: the copy runs later on the stream, so the host must not write
+the buffer again until it has run. PinnedBuffers keeps one buffer per (batch slot, frame
+shape), so the frames of one batch never share a buffer, and records a CUDA event after each
+copy out of a buffer; the next write to that buffer first waits for that event.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
@@ -14,11 +20,43 @@ from engines.core.spec import PreprocessSpec
 from engines.ops.letterbox import letterbox_numpy
 
 
+class PinnedBuffers:
+    """Host staging buffers by (slot, shape), each with the event of its last pending copy.
+
+    ``allocate(shape)`` makes a buffer, ``new_event()`` an object with ``record()`` and
+    ``synchronize()`` (torch.cuda.Event); both are injected so the logic runs without CUDA.
+    """
+
+    def __init__(self, allocate: Callable, new_event: Callable) -> None:
+        self._allocate, self._new_event = allocate, new_event
+        self._buffers: dict[tuple, object] = {}
+        self._pending: dict[tuple, object] = {}
+
+    def acquire(self, slot: int, shape: tuple):
+        """The buffer of batch slot ``slot`` for frames of ``shape``, safe to overwrite now."""
+        key = (slot, tuple(shape))
+        event = self._pending.pop(key, None)
+        if event is not None:
+            event.synchronize()            # the previous copy out of this buffer has run
+        if key not in self._buffers:
+            self._buffers[key] = self._allocate(tuple(shape))
+        return self._buffers[key]
+
+    def copy_enqueued(self, slot: int, shape: tuple) -> None:
+        """Call right after enqueueing the copy out of the buffer (records its event)."""
+        event = self._new_event()
+        event.record()
+        self._pending[(slot, tuple(shape))] = event
+
+    def __len__(self) -> int:
+        return len(self._buffers)
+
+
 class FramePreprocessor:
     def __init__(self, spec: PreprocessSpec, device: str) -> None:
         self.spec, self.device = spec, device
         self.on_gpu = device.startswith("cuda")
-        self._pinned: dict[tuple, object] = {}
+        self.pinned = _torch_pinned_buffers() if self.on_gpu else None
 
     def __call__(self, frames: list[np.ndarray]):
         """(H, W, 3) uint8 BGR frames -> (B, 3, h, w) batch: torch CUDA tensor or NumPy array."""
@@ -27,18 +65,19 @@ class FramePreprocessor:
         import torch
         from engines.ops.letterbox import letterbox_torch
         tensors = []
-        for frame in frames:
-            pinned = self._pinned_for(frame.shape)
+        for slot, frame in enumerate(frames):
+            pinned = self.pinned.acquire(slot, frame.shape)
             pinned.numpy()[...] = frame
             on_device = pinned.to(self.device, non_blocking=True)
+            self.pinned.copy_enqueued(slot, frame.shape)
             tensors.append(letterbox_torch(on_device, self.spec)[0])
         return torch.stack(tensors)
 
-    def _pinned_for(self, shape: tuple):
-        import torch
-        if shape not in self._pinned:
-            self._pinned[shape] = torch.empty(shape, dtype=torch.uint8).pin_memory()
-        return self._pinned[shape]
+
+def _torch_pinned_buffers() -> PinnedBuffers:
+    import torch
+    return PinnedBuffers(lambda shape: torch.empty(shape, dtype=torch.uint8).pin_memory(),
+                         torch.cuda.Event)
 
 
 def gpu_preprocess_wanted(engine_cfg: dict) -> bool:

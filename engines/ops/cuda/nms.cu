@@ -5,8 +5,10 @@
 //    loads 64 column boxes into shared memory; thread t owns row box
 //    row_tile * 64 + t and sets bit j of one 64-bit word when column box
 //    col_tile * 64 + j comes later in score order and overlaps it by IoU > cut.
-//    Only col_tile >= row_tile does work (a box only suppresses later boxes);
-//    the mask must be zero-filled by the caller.
+//    Only col_tile >= row_tile does work (a box only suppresses later boxes),
+//    and it writes every word of those tiles, which are the only words the scan
+//    reads (row i, words >= i / 64): the mask need not be zeroed (the cuda_cpu
+//    tests run this with a mask full of garbage).
 // 2. nms_greedy_scan: the greedy pass runs ON THE DEVICE in one block, so the
 //    (n x tiles) mask never crosses to the host. A shared bitset marks removed
 //    boxes; box i survives when its bit is still clear, and then its mask row
