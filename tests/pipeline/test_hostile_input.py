@@ -121,13 +121,19 @@ def test_ref_outside_the_slot_is_refused(running_stage):
     from pipeline.shm import SlotRing
     stage, push, thread, errors = running_stage
     ring = SlotRing.create(f"{stage.spec.run_prefix}-capture.cam0", 2, 64)
+    ring.publish(ring.reserve(0, wait=False), 0)
     try:
-        for bad in ({"offset": 10**12}, {"slot": 5}, {"slot": -1}, {"shape": [2**40, 2**40]},
-                    {"shape": [-1]}, {"offset": -64}):
-            ref = dict(instance=ring.instance, shape=[4, 4, 3], **bad)
+        bad_refs = ({"offset": 10**12}, {"slot": 5}, {"slot": -1}, {"shape": [2**40, 2**40]},
+                    {"shape": [-1]}, {"offset": -64}, {"offset": 1, "dtype": "<f4", "shape": [2]},
+                    {"seq": 10**9}, {"instance": ring.instance + 1}, {"shape": [65]})
+        for bad in bad_refs:
+            ref = {"instance": ring.instance, "shape": [4, 4, 3], **bad}
             push.send_multipart([header_with_ring(ring.name, **ref)])
-        assert wait_for(lambda: stage.io.counts()["malformed"] == 6 or errors)
+        assert wait_for(lambda: stage.io.counts()["malformed"] == len(bad_refs) or errors)
         assert not errors and thread.is_alive()
         assert stage.read == 0
+        push.send_multipart([header_with_ring(ring.name, instance=ring.instance, shape=[4, 4, 4])])
+        assert wait_for(lambda: stage.read == 1), "a reference that fits its slot was refused"
+        assert ring.released == 0
     finally:
         ring.close(unlink=True)
