@@ -66,10 +66,13 @@ class SlotRef:
         if not isinstance(w, (list, tuple)) or len(w) != 7:
             raise SlotRefError("a slot reference is [ring, instance, slot, seq, offset, shape, dtype]")
         ring, instance, slot, seq, offset, shape, dtype = w
-        return cls(validate.ring_name(ring), validate.integer(instance, "ring instance"),
-                   validate.integer(slot, "slot", 0, _MAX_SLOTS - 1), validate.integer(seq, "seq", 0),
-                   validate.integer(offset, "offset", 0), validate.shape(shape, "slot array"),
-                   validate.dtype_str(dtype, "slot array"))
+        try:
+            return cls(validate.ring_name(ring), validate.integer(instance, "ring instance"),
+                       validate.integer(slot, "slot", 0, _MAX_SLOTS - 1), validate.integer(seq, "seq", 0),
+                       validate.integer(offset, "offset", 0), validate.shape(shape, "slot array"),
+                       validate.dtype_str(dtype, "slot array"))
+        except validate.MessageError as exc:
+            raise SlotRefError(str(exc)) from None
 
 
 class StaleSlot(RuntimeError):
@@ -116,7 +119,10 @@ class SlotRing:
         Only a regular file of ours whose control block is consistent with its size is mapped,
         so no reference can open a file elsewhere or fault on a short mapping.
         """
-        validate.ring_name(name, prefix)
+        try:
+            validate.ring_name(name, prefix)
+        except validate.MessageError as exc:
+            raise SlotRefError(str(exc)) from None
         try:
             fd = os.open(SHM_DIR / name, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError as exc:
@@ -244,7 +250,10 @@ class RingCache:
     def get(self, ref: SlotRef) -> SlotRing:
         ring = self._rings.get(ref.ring)
         if ring is None or ring.instance != ref.instance:
-            validate.ring_name(ref.ring, self.prefix)
+            try:
+                validate.ring_name(ref.ring, self.prefix)
+            except validate.MessageError as exc:
+                raise SlotRefError(str(exc)) from None
             if ring is not None:
                 ring.close()
                 del self._rings[ref.ring]
