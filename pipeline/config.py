@@ -190,6 +190,8 @@ def load(path: str | Path | None) -> dict:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    except (ValueError, RecursionError) as exc:   # e.g. a date that does not exist (2001-02-30)
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return validate(raw, str(path))
 
 
