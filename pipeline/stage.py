@@ -138,6 +138,8 @@ class StageIO:
         self.rings.close()
         if self._ring is not None:
             self._ring.close(unlink=True)
+        from pipeline.security import stop_authenticators
+        stop_authenticators()   # CURVE's ZAP threads, before the contexts are terminated
 
 
 class Stage:

@@ -86,10 +86,19 @@ def _is_loopback(host: str) -> bool:
 
 def make_socket(ctx: zmq.Context, kind: int, endpoint: Endpoint, *, bind: bool, hwm: int,
                 allow_remote: bool = False) -> zmq.Socket:
+    """Every tcp socket is CURVE when the process runs with ``security.curve`` (pipeline/security.py)."""
+    from pipeline import security
     sock = ctx.socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.RCVHWM, hwm)
+    keys = security.active() if endpoint.scheme == "tcp" else None
+    if keys is not None:
+        try:
+            keys.make_server(sock, ctx) if bind else keys.make_client(sock)
+        except BaseException:
+            sock.close(0)
+            raise
     if bind:
         endpoint.check_bind(allow_remote)
         try:

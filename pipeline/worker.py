@@ -16,6 +16,7 @@ from pathlib import Path
 
 import zmq
 
+from pipeline import security
 from pipeline.stage import StageIO, StageSpec, install_stop_handlers
 
 EXIT_USER_ERROR = 3
@@ -61,6 +62,7 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
     ctx = zmq.Context()
     ready = False
     try:
+        security.activate(spec.config.get("security"))   # CURVE on every tcp socket of this process
         io = StageIO(spec, ctx)
         stage.setup(io)
         Path(run_dir, f"{spec.name}.ready").touch()
