@@ -129,3 +129,37 @@ def test_subscribe_with_an_unauthorized_key_says_so_in_one_line(keys, tmp_path, 
         security.activate(None)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "authorized" in err[0] and "CURVE" in err[0]
+
+
+@pytest.mark.slow
+def test_pipeline_with_curve_on_every_tcp_hop(keys):
+    from pipeline.supervisor import Supervisor
+    endpoints = {stage: f"tcp://127.0.0.1:{free_port()}" for stage in ("preprocess", "inference", "postprocess", "sink")}
+    publish = f"tcp://127.0.0.1:{free_port()}"
+    cfg = config.validate({"source": {"max_frames": 20}, "publish": {"endpoint": publish}, "sinks": {"status": False},
+                           "transport": {"endpoints": endpoints, "shared_memory": "never"},
+                           "security": {"curve": str(keys)}}, "curve e2e")
+    supervisor = Supervisor(cfg, log_level="WARNING")
+
+    def intrude() -> None:   # plain (non-CURVE) peers on every hop: without CURVE each would count a malformed
+        while not (supervisor.run_dir / "sink.ready").exists():
+            time.sleep(0.05)
+        ctx = zmq.Context()
+        for url in endpoints.values():
+            sock = ctx.socket(zmq.PUSH)
+            sock.connect(url)
+            sock.send(b"\xc1", zmq.NOBLOCK)
+            sock.close(500)
+        ctx.term()
+
+    import threading
+    intruder = threading.Thread(target=intrude, daemon=True)
+    with Subscriber(publish, timeout_s=0.3, curve=str(keys)) as authorized, Subscriber(publish, timeout_s=0.3) as plain:
+        intruder.start()
+        summary = supervisor.run(timeout_s=300)
+        got = list(authorized)
+        leaked = list(plain)
+    assert summary["frames"] == 20 and summary["complete"] and summary["restarts"] == 0
+    assert sorted(m["frame_id"] for m in got) == list(range(20))
+    assert leaked == []
+    assert all(summary["counts"][stage]["malformed"] == 0 for stage in endpoints), summary["counts"]
