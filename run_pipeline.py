@@ -40,6 +40,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-ground-truth", help="synthetic only: write the ground truth of stream cam0 as COCO JSON")
     p.add_argument("--summary", help="write the end-of-run summary JSON here")
     p.add_argument("--no-status", action="store_true", help="no live status line on the terminal")
+    p.add_argument("--curve", help="CURVE key directory (from 'keys --out DIR'): every tcp socket encrypted and authenticated")
 
 
 def run_config(args: argparse.Namespace) -> dict:
@@ -54,7 +55,7 @@ def run_config(args: argparse.Namespace) -> dict:
         "engine.max_batch": args.max_batch, "engine.threads": args.threads,
         "transport.policy": args.policy, "publish.endpoint": args.publish,
         "publish.encoding": args.encoding, "sinks.video": args.save_video, "sinks.jsonl": args.jsonl,
-        "sinks.status": False if args.no_status else None})
+        "sinks.status": False if args.no_status else None, "security.curve": args.curve})
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -85,11 +86,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_subscribe(args: argparse.Namespace) -> int:
     from pipeline.client import Subscriber
-    with Subscriber(args.endpoint, args.stream, args.encoding, timeout_s=args.timeout) as sub:
+    count = 0
+    with Subscriber(args.endpoint, args.stream, args.encoding, timeout_s=args.timeout, curve=args.curve) as sub:
         for count, message in enumerate(sub, 1):
             print(json.dumps(message), flush=True)
             if args.count and count >= args.count:
                 break
+    if args.curve and count == 0:
+        print(f"error: no message from {args.endpoint} within {args.timeout:g} s over CURVE: is "
+              f"{args.curve}/client.key in the server's authorized/ folder and {args.curve}/server.key "
+              "the server's key?", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from pipeline.security import write_keys
+    for path in write_keys(args.out):
+        print(path)
     return 0
 
 
@@ -148,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--encoding", default="json", choices=["json", "msgpack"])
     s.add_argument("--count", type=int, help="exit after N messages")
     s.add_argument("--timeout", type=float, help="exit after this many seconds without a message")
+    s.add_argument("--curve", help="CURVE key directory: connect with its server.key and client.key_secret")
+    k = sub.add_parser("keys", help="write CURVE key pairs (server, client) in zmq.auth format, files 0600")
+    k.add_argument("--out", required=True, help="directory for server.key[_secret], client.key[_secret], authorized/")
     t = sub.add_parser("train", help="train a detector on the synthetic camera")
     t.add_argument("--model", required=True, choices=["yolo", "centernet", "maskrcnn"])
     t.add_argument("--size", default="tiny")
@@ -177,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"run": cmd_run, "subscribe": cmd_subscribe, "train": cmd_train, "eval": cmd_eval,
+COMMANDS = {"run": cmd_run, "subscribe": cmd_subscribe, "keys": cmd_keys, "train": cmd_train, "eval": cmd_eval,
             "export": cmd_export, "bench": cmd_bench}
 
 

@@ -16,7 +16,10 @@ from pipeline.schema import loads
 
 class Subscriber:
     def __init__(self, endpoint: str = "tcp://127.0.0.1:5556", streams: list[str] | None = None,
-                 encoding: str = "json", timeout_s: float | None = None) -> None:
+                 encoding: str = "json", timeout_s: float | None = None, curve: str | None = None) -> None:
+        """``curve``: a key directory (run_pipeline.py keys): connect as a CURVE client with
+        ``server.key`` and ``client.key_secret``. A client whose key the server does not accept
+        receives nothing (``recv`` returns None after ``timeout_s``)."""
         self.encoding, self.timeout_ms = encoding, None if timeout_s is None else int(timeout_s * 1e3)
         self._ctx = zmq.Context()
         self.sock = self._ctx.socket(zmq.SUB)
@@ -25,6 +28,13 @@ class Subscriber:
         self.streams = {s.encode() for s in streams} if streams else None
         for stream in self.streams or [b""]:
             self.sock.setsockopt(zmq.SUBSCRIBE, stream)   # ZeroMQ matches prefixes; recv() checks exactly
+        if curve:
+            from pipeline.security import CurveKeys
+            try:
+                CurveKeys.open(curve).make_client(self.sock)
+            except ValueError:
+                self.close()
+                raise
         self.sock.connect(endpoint)
 
     def recv(self) -> dict | None:

@@ -14,13 +14,14 @@ import numpy as np
 from engines.core.coco import masks_to_rle
 from engines.core.detections import Detections
 from engines.core.letterbox import Letterbox
+from pipeline import validate
 from pipeline.messages import Envelope
 from pipeline.shm import SlotRef
 
 WIRE_VERSION = 1
 
 
-class CodecError(ValueError):
+class CodecError(validate.MessageError):
     """A message that is not a valid envelope: the receiving stage drops and counts it."""
 
 
@@ -33,16 +34,67 @@ def _encode_detections(d: Detections | None) -> dict | None:
             "mask": mask, "kp": kp, "labels": list(d.labels) if d.labels is not None else None}
 
 
-def _decode_detections(raw: dict | None) -> Detections | None:
+def _decode_detections(raw: Any) -> Detections | None:
     if raw is None:
         return None
+    if not isinstance(raw, dict) or set(raw) != _DETECTION_KEYS:
+        raise CodecError(f"detections: expected the keys {', '.join(sorted(_DETECTION_KEYS))}")
+    xyxy, score, cls = (_bin(raw[k], f"detections.{k}") for k in ("xyxy", "score", "cls"))
+    n = len(score) // 4
+    if len(xyxy) != 16 * n or len(score) != 4 * n or len(cls) != 4 * n:
+        raise CodecError("detections: xyxy, score and cls sizes disagree")
     kp = None
     if raw["kp"] is not None:
-        shape, data = raw["kp"]
-        kp = np.frombuffer(data, np.float32).reshape(shape)
-    return Detections(np.frombuffer(raw["xyxy"], np.float32).reshape(-1, 4),
-                      np.frombuffer(raw["score"], np.float32),
-                      np.frombuffer(raw["cls"], np.int32), raw["mask"], kp, raw["labels"])
+        if not isinstance(raw["kp"], list) or len(raw["kp"]) != 2:
+            raise CodecError("detections.kp: expected [shape, bytes]")
+        dims = validate.shape(raw["kp"][0], "detections.kp shape")
+        data = _bin(raw["kp"][1], "detections.kp")
+        if len(dims) != 3 or dims[0] != n or dims[2] != 3 or len(data) != validate.nbytes(dims, "<f4"):
+            raise CodecError(f"detections.kp: shape {dims} does not fit {n} detections and {len(data)} bytes")
+        kp = np.frombuffer(data, np.float32).reshape(dims)
+    return Detections(np.frombuffer(xyxy, np.float32).reshape(-1, 4), np.frombuffer(score, np.float32),
+                      np.frombuffer(cls, np.int32), _masks(raw["mask"], n), kp, _labels(raw["labels"]))
+
+
+_DETECTION_KEYS = {"xyxy", "score", "cls", "mask", "kp", "labels"}
+
+
+def _bin(value: Any, what: str) -> bytes:
+    if not isinstance(value, bytes):
+        raise CodecError(f"{what}: expected bytes, got {type(value).__name__}")
+    return value
+
+
+def _masks(raw: Any, n: int) -> list | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or len(raw) != n:
+        raise CodecError(f"detections.mask: expected {n} COCO RLE masks")
+    for rle in raw:
+        if not isinstance(rle, dict) or set(rle) != {"size", "counts"} or \
+                not isinstance(rle["counts"], (str, bytes)):
+            raise CodecError("detections.mask: expected {size: [h, w], counts: str}")
+        dims = validate.shape(rle["size"], "detections.mask size")
+        if len(dims) != 2 or max(dims, default=0) > validate.MAX_SIZE:
+            raise CodecError(f"detections.mask: size {dims} is not [h, w]")
+    return raw
+
+
+def _letterbox(raw: Any) -> Letterbox | None:
+    if raw is None:
+        return None
+    try:
+        return Letterbox.from_wire(raw)
+    except ValueError as exc:
+        raise CodecError(str(exc)) from None
+
+
+def _labels(raw: Any) -> list | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or len(raw) > 100_000:
+        raise CodecError("detections.labels: expected a list of class names")
+    return [validate.text(label, "detections.labels", 1024) for label in raw]
 
 
 def encode(env: Envelope) -> list[Any]:
@@ -64,27 +116,60 @@ def encode(env: Envelope) -> list[Any]:
 
 
 def decode(frames: Sequence[Any]) -> Envelope:
-    """[header, buffer, ...] -> Envelope; raises CodecError on anything malformed."""
+    """[header, buffer, ...] -> Envelope; raises CodecError on anything malformed.
+
+    Every field is checked (pipeline/validate.py) before it is used; inline arrays must
+    match their declared shape and dtype exactly, and no frame may be left over.
+    """
     try:
-        header = msgpack.unpackb(bytes(frames[0]) if not isinstance(frames[0], bytes)
-                                 else frames[0], raw=False)
-        if not isinstance(header, dict) or header.get("v") != WIRE_VERSION:
-            raise CodecError(f"unknown envelope version {header.get('v') if isinstance(header, dict) else header!r}")
-        arrays = {}
-        for name, spec in header["a"].items():
-            if spec[0] == "ref":
-                arrays[name] = SlotRef.from_wire(spec[1])
-            elif spec[0] == "raw":
-                _, index, shape, dtype = spec
-                arrays[name] = np.frombuffer(frames[index], dtype=np.dtype(dtype)).reshape(shape)
-            else:
-                raise CodecError(f"unknown array kind {spec[0]!r}")
-        letterbox = header.get("lb")
-        return Envelope(header["k"], header["s"], int(header["f"]), float(header["t"]),
-                        int(header["w"]), int(header["h"]), header["st"], header["m"], arrays,
-                        _decode_detections(header["d"]),
-                        None if letterbox is None else Letterbox.from_wire(letterbox))
+        if not 1 <= len(frames) <= 1 + validate.MAX_ARRAYS:
+            raise CodecError(f"expected a header and at most {validate.MAX_ARRAYS} buffers, got {len(frames)} frames")
+        header = validate.unpack_header(bytes(frames[0]))
+        if header.get("v") != WIRE_VERSION:
+            raise CodecError(f"unknown envelope version {validate._short(header.get('v'))}")
+        validate.check_envelope_header(header, len(frames))
+        if len(frames[0]) > validate.MAX_HEADER_BYTES[header["k"]]:
+            raise CodecError(f"a {header['k']} header of {len(frames[0])} bytes is too large")
+        arrays = _decode_arrays(header["a"], frames)
+        return Envelope(header["k"], header["s"], header["f"], float(header["t"]), header["w"], header["h"],
+                        header["st"], header["m"], arrays, _decode_detections(header.get("d")),
+                        _letterbox(header.get("lb")))
     except CodecError:
         raise
-    except Exception as exc:   # malformed input of any shape: one error type for the stage
+    except validate.MessageError as exc:
+        raise CodecError(str(exc)) from None
+    except Exception as exc:   # anything not foreseen above: still one error type for the stage
         raise CodecError(f"malformed envelope: {type(exc).__name__}: {exc}") from None
+
+
+def _decode_arrays(specs: dict, frames: Sequence[Any]) -> dict:
+    arrays, used, total = {}, set(), 0
+    for array_name, spec in specs.items():
+        validate.name(array_name, "array name")
+        if not isinstance(spec, list) or not spec:
+            raise CodecError(f"array {array_name!r}: expected [kind, ...]")
+        if spec[0] == "ref":
+            if len(spec) != 2:
+                raise CodecError(f"array {array_name!r}: expected ['ref', slot reference]")
+            arrays[array_name] = SlotRef.from_wire(spec[1])
+        elif spec[0] == "raw":
+            if len(spec) != 4:
+                raise CodecError(f"array {array_name!r}: expected ['raw', frame, shape, dtype]")
+            _, index, dims, dtype = spec
+            validate.integer(index, f"array {array_name!r} frame", 1, len(frames) - 1)
+            dims, dtype = validate.shape(dims, f"array {array_name!r}"), validate.dtype_str(dtype, array_name)
+            buffer = memoryview(frames[index])
+            size = validate.nbytes(dims, dtype)
+            if index in used or buffer.nbytes != size:
+                raise CodecError(f"array {array_name!r}: shape {dims} {dtype} needs {size} bytes, "
+                                 f"frame {index} has {buffer.nbytes}" + (" (used twice)" if index in used else ""))
+            used.add(index)
+            total += size
+            arrays[array_name] = np.frombuffer(buffer, dtype=np.dtype(dtype)).reshape(dims)
+        else:
+            raise CodecError(f"unknown array kind {validate._short(spec[0])}")
+    if len(used) != len(frames) - 1:
+        raise CodecError(f"{len(frames) - 1 - len(used)} frame(s) belong to no array")
+    if total > validate.MAX_ARRAY_BYTES:
+        raise CodecError(f"inline arrays of {total} bytes exceed {validate.MAX_ARRAY_BYTES}")
+    return arrays

@@ -83,6 +83,10 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "low_confidence": (OPT_NUM, None, None),     # a fast-path detection scored below this triggers it
         "request_endpoint": (OPT_STR, None, None),   # subscribers PUSH a stream name: its next frame goes
     },
+    "security": {                                    # CURVE on every tcp socket (pipeline/security.py)
+        "curve": (OPT_STR, None, None),              # key directory written by run_pipeline.py keys --out DIR
+        "insecure": (bool, False, None),             # true: allow listening beyond loopback without CURVE
+    },
     "supervisor": {
         "max_restarts": (int, 5, None),
         "stop_timeout_s": (ANY_NUMBER, 5.0, None),
@@ -176,6 +180,25 @@ def _check_semantics(origin: str, cfg: dict) -> None:
             Endpoint.parse(cfg["branch"]["request_endpoint"]).check_bind(cfg["transport"]["allow_remote"])
     except EndpointError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
+    _check_security(origin, cfg)
+
+
+def _check_security(origin: str, cfg: dict) -> None:
+    """Beyond loopback only with CURVE (or security.insecure: true); a usable key directory."""
+    from pipeline.security import CurveError, check_key_dir
+    security = cfg["security"]
+    if security["curve"]:
+        try:
+            check_key_dir(security["curve"])
+        except CurveError as exc:
+            raise ConfigError(f"{origin}: security.curve: {exc}") from None
+        return
+    binds = [cfg["publish"]["endpoint"], *cfg["transport"]["endpoints"].values(), cfg["branch"]["request_endpoint"]]
+    remote = [url for url in binds if url and not Endpoint.parse(url).is_local]
+    if remote and not security["insecure"]:
+        raise ConfigError(f"{origin}: {remote[0]}: refusing to listen beyond loopback without CURVE; set "
+                          "security.curve: DIR (keys from run_pipeline.py keys --out DIR) or, to accept "
+                          "unauthenticated peers, security.insecure: true")
 
 
 def load(path: str | Path | None) -> dict:
@@ -189,6 +212,8 @@ def load(path: str | Path | None) -> dict:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    except (ValueError, RecursionError) as exc:   # e.g. a date that does not exist (2001-02-30)
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return validate(raw, str(path))
 
 

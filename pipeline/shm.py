@@ -20,19 +20,26 @@ the supervisor can remove them all, even after a stage was killed.
 """
 from __future__ import annotations
 
+import math
 import mmap
 import os
 import secrets
+import stat
+import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pipeline import validate
+
 SHM_DIR = Path("/dev/shm")
 _MAGIC = 0x5354524D44455431  # "STRMDET1"
 _HEADER_WORDS = 8            # magic, nslots, slot_size, instance, released, 3 spare
 _ALIGN = 64
+_MAX_SLOTS = 1 << 16
+_MAX_RINGS = 1024            # rings one consumer keeps attached (one per upstream producer)
 
 
 def _aligned(n: int) -> int:
@@ -54,14 +61,26 @@ class SlotRef:
         return [self.ring, self.instance, self.slot, self.seq, self.offset, list(self.shape), self.dtype]
 
     @classmethod
-    def from_wire(cls, w: list) -> "SlotRef":
+    def from_wire(cls, w) -> "SlotRef":
+        """Checks every field's type and range (not yet that it fits its ring: ``SlotRing.check``)."""
+        if not isinstance(w, (list, tuple)) or len(w) != 7:
+            raise SlotRefError("a slot reference is [ring, instance, slot, seq, offset, shape, dtype]")
         ring, instance, slot, seq, offset, shape, dtype = w
-        return cls(str(ring), int(instance), int(slot), int(seq), int(offset),
-                   tuple(int(s) for s in shape), str(dtype))
+        try:
+            return cls(validate.ring_name(ring), validate.integer(instance, "ring instance"),
+                       validate.integer(slot, "slot", 0, _MAX_SLOTS - 1), validate.integer(seq, "seq", 0),
+                       validate.integer(offset, "offset", 0), validate.shape(shape, "slot array"),
+                       validate.dtype_str(dtype, "slot array"))
+        except validate.MessageError as exc:
+            raise SlotRefError(str(exc)) from None
 
 
 class StaleSlot(RuntimeError):
     """The slot was overwritten before the reader was done with it."""
+
+
+class SlotRefError(validate.MessageError):
+    """A reference that names no ring of this run or reaches outside its slot."""
 
 
 class SlotRing:
@@ -94,9 +113,29 @@ class SlotRing:
         return cls(name, fd, mm, owner=True)
 
     @classmethod
-    def attach(cls, name: str) -> "SlotRing":
-        fd = os.open(SHM_DIR / name, os.O_RDWR)
-        mm = mmap.mmap(fd, os.fstat(fd).st_size)
+    def attach(cls, name: str, prefix: str | None = None) -> "SlotRing":
+        """Map an existing ring; ``name`` must be a plain ring name (of the run ``prefix`` if given).
+
+        Only a regular file of ours whose control block is consistent with its size is mapped,
+        so no reference can open a file elsewhere or fault on a short mapping.
+        """
+        try:
+            validate.ring_name(name, prefix)
+        except validate.MessageError as exc:
+            raise SlotRefError(str(exc)) from None
+        try:
+            fd = os.open(SHM_DIR / name, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError as exc:
+            raise SlotRefError(f"ring {name}: {exc.strerror}") from None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+                raise SlotRefError(f"ring {name}: not a shared-memory file of this user")
+            _check_layout(name, fd, info.st_size)
+            mm = mmap.mmap(fd, info.st_size)
+        except BaseException:
+            os.close(fd)
+            raise
         return cls(name, fd, mm, owner=False)
 
     def close(self, unlink: bool = False) -> None:
@@ -134,19 +173,32 @@ class SlotRing:
 
     def view(self, slot: int, offset: int, shape, dtype) -> np.ndarray:
         dtype = np.dtype(dtype)
-        nbytes = int(np.prod(shape)) * dtype.itemsize
-        if offset + nbytes > self.slot_size:
-            raise ValueError(f"ring {self.name}: {nbytes} bytes at offset {offset} "
-                             f"do not fit a slot of {self.slot_size}")
+        self.check_bounds(slot, offset, shape, dtype.itemsize)
         start = self._data_offset + slot * self.slot_size + offset
         return np.ndarray(shape, dtype=dtype, buffer=self._mm, offset=start)
+
+    def check_bounds(self, slot: int, offset: int, shape, itemsize: int) -> None:
+        """Raises SlotRefError unless the array lies inside slot ``slot`` (Python ints: no overflow)."""
+        nbytes = math.prod(int(s) for s in shape) * itemsize
+        if not 0 <= slot < self.nslots or offset < 0 or offset % itemsize or min(shape, default=0) < 0 \
+                or offset + nbytes > self.slot_size:
+            raise SlotRefError(f"ring {self.name}: {nbytes} bytes at offset {offset} of slot {slot} "
+                               f"do not fit {self.nslots} slots of {self.slot_size} bytes")
+
+    def check(self, ref: SlotRef) -> None:
+        """A reference a producer of this ring could have sent: right instance, inside a slot,
+        a seq already written (so releasing it can never free slots still in use)."""
+        self.check_bounds(ref.slot, ref.offset, ref.shape, np.dtype(ref.dtype).itemsize)
+        if ref.instance != self.instance or ref.seq > int(self._gen.max()):
+            raise SlotRefError(f"ring {self.name}: no seq {ref.seq} of instance {ref.instance} was written")
 
     def publish(self, slot: int, seq: int) -> None:
         self._gen[slot] = seq
 
     # -- consumer side ----------------------------------------------------
     def valid(self, ref: SlotRef) -> bool:
-        return ref.instance == self.instance and int(self._gen[ref.slot]) == ref.seq
+        return (ref.instance == self.instance and 0 <= ref.slot < self.nslots
+                and int(self._gen[ref.slot]) == ref.seq)
 
     def release(self, seq: int) -> None:
         """Mark everything up to ``seq`` as done with (the last holder calls this)."""
@@ -174,19 +226,45 @@ class SlotWriter:
         return self.refs
 
 
-class RingCache:
-    """A consumer's attached rings, re-attached when a producer restarted (new instance)."""
+def _check_layout(name: str, fd: int, size: int) -> None:
+    """The control block of a ring file must describe a layout that fits the file."""
+    if size < _HEADER_WORDS * 8:
+        raise SlotRefError(f"ring {name}: {size} bytes is too small for a slot ring")
+    magic, nslots, slot_size = struct.unpack("<3q", os.pread(fd, 24, 0))
+    if magic != _MAGIC or not 0 < nslots <= _MAX_SLOTS or slot_size <= 0 or slot_size % _ALIGN:
+        raise SlotRefError(f"shared memory {name} is not a streamdet slot ring")
+    if _aligned((_HEADER_WORDS + nslots) * 8) + nslots * slot_size > size:
+        raise SlotRefError(f"ring {name}: {nslots} slots of {slot_size} bytes do not fit {size} bytes")
 
-    def __init__(self) -> None:
+
+class RingCache:
+    """A consumer's attached rings, re-attached when a producer restarted (new instance).
+
+    With a run ``prefix``, only rings named ``<prefix>-...`` are ever opened.
+    """
+
+    def __init__(self, prefix: str | None = None) -> None:
+        self.prefix = prefix
         self._rings: dict[str, SlotRing] = {}
 
     def get(self, ref: SlotRef) -> SlotRing:
         ring = self._rings.get(ref.ring)
         if ring is None or ring.instance != ref.instance:
+            try:
+                validate.ring_name(ref.ring, self.prefix)
+            except validate.MessageError as exc:
+                raise SlotRefError(str(exc)) from None
             if ring is not None:
                 ring.close()
-            ring = self._rings[ref.ring] = SlotRing.attach(ref.ring)
+                del self._rings[ref.ring]
+            elif len(self._rings) >= _MAX_RINGS:
+                raise SlotRefError(f"more than {_MAX_RINGS} rings referenced")
+            ring = self._rings[ref.ring] = SlotRing.attach(ref.ring, self.prefix)
         return ring
+
+    def check(self, ref: SlotRef) -> None:
+        """Raises SlotRefError unless ``ref`` names a ring of this run and lies inside its slot."""
+        self.get(ref).check(ref)
 
     def resolve(self, ref: SlotRef) -> np.ndarray:
         ring = self.get(ref)

@@ -20,6 +20,7 @@ import zmq
 from pipeline.messages import EOS, Envelope
 from pipeline.shm import RingCache, SlotRef, SlotRing, SlotWriter, StaleSlot
 from pipeline.transport import Endpoint, Receiver, Sender
+from pipeline.validate import LogLimiter, MessageError
 
 log = logging.getLogger("streamdet.stage")
 
@@ -48,12 +49,12 @@ class StageIO:
         self.receiver = self.sender = None
         if spec.input:
             self.receiver = Receiver(ctx, Endpoint.parse(spec.input), policy=spec.policy,
-                                     hwm=spec.hwm, allow_remote=spec.allow_remote)
+                                     hwm=spec.hwm, allow_remote=spec.allow_remote, admit=self.admit)
         if spec.output:
             self.sender = Sender(ctx, Endpoint.parse(spec.output), policy=spec.policy, hwm=spec.hwm)
         self.local_output = (self.sender is not None and self.sender.endpoint.is_local
                              and spec.config.get("transport", {}).get("shared_memory", "auto") != "never")
-        self.rings = RingCache()
+        self.rings = RingCache(spec.run_prefix)   # opens only this run's rings
         self._ring: SlotRing | None = None
         self._writer: SlotWriter | None = None
         self._seq = 0
@@ -66,8 +67,16 @@ class StageIO:
         value = env.arrays[name]
         return self.rings.resolve(value) if isinstance(value, SlotRef) else value
 
+    def admit(self, env: Envelope) -> None:
+        """Every slot reference must name a ring of this run and lie inside its slot (else MessageError)."""
+        for ref in env.refs():
+            self.rings.check(ref)
+
     def still_valid(self, env: Envelope) -> bool:
-        return all(self.rings.get(ref).valid(ref) for ref in env.refs())
+        try:
+            return all(self.rings.get(ref).valid(ref) for ref in env.refs())
+        except (MessageError, OSError):
+            return False   # its ring is gone or was replaced: the frame is stale
 
     def release(self, env: Envelope, keep: Envelope | None = None) -> None:
         kept = set() if keep is None else {(r.ring, r.seq) for r in keep.refs()}
@@ -75,8 +84,8 @@ class StageIO:
             if (ref.ring, ref.seq) not in kept:
                 try:
                     self.rings.get(ref).release(ref.seq)
-                except FileNotFoundError:
-                    pass   # producer restarted and its old ring is gone
+                except (MessageError, OSError):
+                    pass   # producer restarted and its old ring is gone (refs were checked on receipt)
 
     # -- writing ----------------------------------------------------------
     def alloc(self, shapes: dict[str, tuple], stopping=lambda: False) -> dict[str, np.ndarray] | None:
@@ -129,6 +138,8 @@ class StageIO:
         self.rings.close()
         if self._ring is not None:
             self._ring.close(unlink=True)
+        from pipeline.security import stop_authenticators
+        stop_authenticators()   # CURVE's ZAP threads, before the contexts are terminated
 
 
 class Stage:
@@ -162,20 +173,29 @@ class Stage:
         pass
 
     def run(self) -> None:
-        io = self.io
+        errors = LogLimiter(log)
         while not (self.stopping or self.finished):
-            envs = self._gather()
-            for env in io.receiver.take_discarded():
-                io.release(env)
-            frames = [e for e in envs if e.kind != EOS]
-            if frames:
-                self._handle(frames)
-            for env in envs:
-                if env.kind == EOS:
-                    env.meta.setdefault("counts", {})[self.name] = io.counts()   # final counters ride on EOS
-                    out = self.on_eos(env)
-                    if out is not None and io.sender is not None:
-                        io.sender.send(out, lambda: self.stopping)
+            try:
+                self._step()
+            except Exception as exc:   # nothing a message carries may end the loop: count it, say why
+                self.io.failed += 1
+                errors.warning("%s: dropped what it was handling after an error outside process(): %r",
+                               self.name, exc)
+
+    def _step(self) -> None:
+        io = self.io
+        envs = self._gather()
+        for env in io.receiver.take_discarded():
+            io.release(env)
+        frames = [e for e in envs if e.kind != EOS]
+        if frames:
+            self._handle(frames)
+        for env in envs:
+            if env.kind == EOS:
+                env.meta.setdefault("counts", {})[self.name] = io.counts()   # final counters ride on EOS
+                out = self.on_eos(env)
+                if out is not None and io.sender is not None:
+                    io.sender.send(out, lambda: self.stopping)
 
     def _gather(self) -> list[Envelope]:
         envs = self.io.receiver.recv(timeout_ms=100)

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from pipeline.model_card import resolve_card
+from pipeline.reaper import reap_resource_tracker
 from pipeline.shm import remove_orphan_segments, remove_run_segments
 from pipeline.sources.factory import is_live
 from pipeline.stage import StageSpec
@@ -215,6 +216,8 @@ class Supervisor:
                 log.warning("stage %s did not stop in time; killing it", proc.name)
                 proc.kill()
                 proc.join(2)
+        if not any(proc.is_alive() for proc in self.procs.values()):
+            reap_resource_tracker()
         remove_run_segments(self.prefix)
         path = self.run_dir / "summary.json"
         self.summary = json.loads(path.read_text()) if path.exists() else {}

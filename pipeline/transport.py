@@ -20,8 +20,9 @@ from urllib.parse import urlsplit
 
 import zmq
 
-from pipeline.codec import CodecError, decode, encode
+from pipeline.codec import decode, encode
 from pipeline.messages import EOS, Envelope
+from pipeline.validate import MAX_ARRAY_BYTES, LogLimiter, MessageError
 
 log = logging.getLogger("streamdet.transport")
 POLICIES = ("wait", "latest")
@@ -85,10 +86,19 @@ def _is_loopback(host: str) -> bool:
 
 def make_socket(ctx: zmq.Context, kind: int, endpoint: Endpoint, *, bind: bool, hwm: int,
                 allow_remote: bool = False) -> zmq.Socket:
+    """Every tcp socket is CURVE when the process runs with ``security.curve`` (pipeline/security.py)."""
+    from pipeline import security
     sock = ctx.socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.RCVHWM, hwm)
+    keys = security.active() if endpoint.scheme == "tcp" else None
+    if keys is not None:
+        try:
+            keys.make_server(sock, ctx) if bind else keys.make_client(sock)
+        except BaseException:
+            sock.close(0)
+            raise
     if bind:
         endpoint.check_bind(allow_remote)
         try:
@@ -137,20 +147,28 @@ class Receiver:
     """The PULL side of a hop (binds)."""
 
     def __init__(self, ctx: zmq.Context, endpoint: Endpoint, *, policy: str, hwm: int = 4,
-                 allow_remote: bool = False) -> None:
-        self.endpoint, self.policy = endpoint, policy
+                 allow_remote: bool = False, admit=None) -> None:
+        """``admit(env)`` raises MessageError for an envelope that decoded but must not be used
+        (a slot reference outside this run's rings): it is dropped and counted like one that did not decode."""
+        self.endpoint, self.policy, self.admit = endpoint, policy, admit
         self.sock = make_socket(ctx, zmq.PULL, endpoint, bind=True, hwm=hwm, allow_remote=allow_remote)
+        self.sock.setsockopt(zmq.MAXMSGSIZE, MAX_ARRAY_BYTES)   # a bigger frame disconnects its sender
         self.dropped = 0       # older frames skipped by the latest policy
-        self.malformed = 0     # messages that did not decode
+        self.malformed = 0     # messages that did not decode or failed validation
         self._discarded: list[Envelope] = []   # skipped by ``latest``; their slots still need releasing
+        self._malformed_log = LogLimiter(log)
 
     def _recv_one(self, flags: int = 0) -> Envelope | None:
         frames = self.sock.recv_multipart(flags=flags, copy=False)
         try:
-            return decode([f.buffer for f in frames])
-        except CodecError as exc:
+            env = decode([f.buffer for f in frames])
+            if self.admit is not None:
+                self.admit(env)
+            return env
+        except (MessageError, OSError) as exc:
             self.malformed += 1
-            log.warning("dropped a malformed message on %s: %s", self.endpoint.url, exc)
+            self._malformed_log.warning("dropped a malformed message on %s: %s (%d so far)",
+                                        self.endpoint.url, exc, self.malformed)
             return None
 
     def recv(self, timeout_ms: int) -> list[Envelope]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import zmq
 
+from pipeline import security
 from pipeline.stage import StageIO, StageSpec, install_stop_handlers
 from pipeline.stages.arguments import make_stage
 
@@ -51,6 +52,7 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
     ctx = zmq.Context()
     stage = None
     try:
+        security.activate(spec.config.get("security"))   # CURVE on every tcp socket of this process
         stage = make_stage(spec)
         install_stop_handlers(stage)
         io = StageIO(spec, ctx)

@@ -57,7 +57,7 @@ def load_plugin(spec: dict) -> Plugin:
         raise PluginError(f"{where}: expected 'module:Class', e.g. plugins.class_counter:ClassCounter")
     try:
         cls: Any = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
+    except (ImportError, AttributeError, TypeError, ValueError) as exc:   # TypeError: a relative name
         raise PluginError(f"{where}: cannot import it ({exc})") from None
     params = spec.get("params") or {}
     if not isinstance(params, dict):

@@ -101,6 +101,9 @@ def bench(args) -> int:
     elif args.suite == "engines":
         from pipeline.bench.engines_bench import bench_engines
         result = bench_engines(args)
+    elif args.suite == "soak":
+        from pipeline.bench.soak import bench_soak
+        result = bench_soak(args)
     elif args.suite == "maskrcnn":
         from pipeline.bench.maskrcnn_bench import bench_maskrcnn
         result = bench_maskrcnn(args, _base_config(args))
@@ -118,8 +121,9 @@ def bench(args) -> int:
         from pipeline.bench.plot import plot_bench
         plot_bench(result, out / "bench.png")
         print_table(result)
-    (out / "bench.json").write_text(json.dumps(result, indent=1))
+    path = out / ("soak.json" if args.suite == "soak" else "bench.json")
+    path.write_text(json.dumps(result, indent=1))
     if args.suite != "pipeline" or args.scaling:
-        print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1))
-    print(f"results: {out / 'bench.json'}", file=sys.stderr)
+        print(json.dumps({k: v for k, v in result.items() if k not in ("machine", "memory")}, indent=1))
+    print(f"results: {path}", file=sys.stderr)
     return 0

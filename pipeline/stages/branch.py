@@ -51,7 +51,7 @@ class BranchStage(Stage):
                     continue
                 try:
                     pixels = io.array(env, "frame").copy()
-                except (StaleSlot, KeyError, FileNotFoundError):
+                except (StaleSlot, KeyError, OSError, ValueError):   # ValueError: a reference that no longer fits
                     io.stale += 1
                     continue
                 if not io.still_valid(env):

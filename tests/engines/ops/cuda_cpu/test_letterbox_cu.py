@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from engines.detectors.spec import PreprocessSpec
+from engines.core.spec import PreprocessSpec
 from engines.ops.letterbox import letterbox_numpy, letterbox_torch
 from engines.ops.letterbox_cupy import letterbox_cupy
 

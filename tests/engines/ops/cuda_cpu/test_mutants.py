@@ -4,7 +4,7 @@ off-by-one bound), builds it like the real one, and shows the parity check now f
 import numpy as np
 import pytest
 
-from engines.detectors.spec import PreprocessSpec
+from engines.core.spec import PreprocessSpec
 from engines.ops import centernet_decode_cupy, nms, nms_cupy, yolo_decode_cupy
 from engines.ops.centernet_decode import centernet_decode
 from engines.ops.cuda_kernels import CUDA_DIR, KERNELS

@@ -1,0 +1,27 @@
+"""The soak's bookkeeping: frame-id gaps outside fault windows, counted drops, RSS slope."""
+from pipeline.bench.soak import _losses, lost_outside
+from pipeline.bench.soak_probe import slope_per_10min
+
+
+def msgs(*frames):
+    return [(t, "cam0", frame_id, t) for t, frame_id in frames]
+
+
+def test_gaps_count_only_outside_fault_windows():
+    messages = msgs((1, 0), (2, 1), (3, 4), (10, 5), (20, 9), (21, 0), (22, 2))
+    # 1 -> 4 is 2 lost; 5 -> 9 spans the fault (12, 15): not counted; a restart from 0 is not a loss
+    assert lost_outside(messages, [(12.0, 15.0)], 0.0) == 2 + 1
+    assert lost_outside(messages, [], 0.0) == 2 + 3 + 1
+    assert lost_outside(messages, [], 10.0) == 3 + 1
+
+
+def test_counted_drops_are_not_losses():
+    messages = msgs((1, 0), (2, 3), (3, 4))
+    out = _losses(messages, [], {"counts": {"capture.cam0": {"dropped": 1}, "sink": {"stale": 0}}}, 0.0)
+    assert out["messages_lost_outside_outages"] == 1
+    assert out["losses"]["frame_id_gaps_in_steady_window"] == 2 and out["losses"]["counted_by_stages"] == 1
+
+
+def test_slope_per_10_minutes():
+    assert abs(slope_per_10min([(0, 100.0), (300, 100.5), (600, 101.0)]) - 1.0) < 1e-9
+    assert slope_per_10min([(0, 1.0)]) is None
