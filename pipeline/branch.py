@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 from engines.core.detections import Detections
 
+MAX_REQUEST_NAME = 128
+MAX_PENDING_REQUESTS = 1024
+
 
 @dataclass
 class BranchPolicy:
@@ -24,7 +27,9 @@ class BranchPolicy:
         return cls(branch_cfg["every_n"], frozenset(branch_cfg["classes"]), branch_cfg["low_confidence"])
 
     def request(self, stream: str) -> None:
-        self.requested.add(stream)
+        """From any peer of the request socket: bounded, so a flood of names cannot grow memory."""
+        if 0 < len(stream) <= MAX_REQUEST_NAME and len(self.requested) < MAX_PENDING_REQUESTS:
+            self.requested.add(stream)
 
     def reason(self, stream: str, frame_id: int, dets: Detections | None) -> str | None:
         """Why this frame goes to the branch, or None."""

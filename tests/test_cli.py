@@ -188,6 +188,13 @@ def _centernet_weights_for_yolo(tmp: Path) -> tuple[list[str], list[str]]:
     return ["run", "--model", "yolo", "--weights", str(path)], [str(path), "centernet", "yolo"]
 
 
+def _readable_secret_key(tmp: Path) -> tuple[list[str], list[str]]:
+    from pipeline.security import write_keys
+    write_keys(tmp / "keys")
+    (tmp / "keys" / "server.key_secret").chmod(0o644)
+    return ["run", "--curve", str(tmp / "keys")], ["server.key_secret", "chmod 600"]
+
+
 def _endpoint_in_use(tmp: Path) -> tuple[list[str], list[str]]:
     return ["run", "--publish", "tcp://127.0.0.1:{busy}"], ["127.0.0.1:{busy}"]
 
@@ -199,6 +206,9 @@ BAD_INPUT = [
     ("wrong type in config", _bad_yaml_type, False),
     ("publish beyond loopback",
      lambda tmp: (["run", "--publish", "tcp://0.0.0.0:5999"], ["0.0.0.0:5999"]), False),
+    ("curve key directory missing",
+     lambda tmp: (["run", "--curve", str(tmp / "nokeys")], ["nokeys", "not found"]), False),
+    ("curve secret key readable by others", _readable_secret_key, False),
     ("webcam that does not exist", lambda tmp: (["run", "--source", "7"], ["webcam 7"]), True),
     ("unreachable rtsp url", _closed_rtsp, True),
     ("two streams of a video file", _two_streams_of_a_file, True),

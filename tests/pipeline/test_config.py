@@ -56,7 +56,9 @@ def test_bad_config_names_file_key_and_expectation(tmp_path, text, expected):
 
 
 def test_remote_bind_allowed_when_config_says_so(tmp_path):
-    cfg = config.load(write(tmp_path, "transport:\n  allow_remote: true\npublish:\n  endpoint: tcp://0.0.0.0:5556\n"))
+    # beyond loopback also needs CURVE or an explicit security.insecure (issue 14; tests/pipeline/test_curve.py)
+    cfg = config.load(write(tmp_path, "transport:\n  allow_remote: true\npublish:\n  endpoint: tcp://0.0.0.0:5556\n"
+                                      "security:\n  insecure: true\n"))
     assert cfg["publish"]["endpoint"] == "tcp://0.0.0.0:5556"
 
 

@@ -137,3 +137,13 @@ def test_ref_outside_the_slot_is_refused(running_stage):
         assert ring.released == 0
     finally:
         ring.close(unlink=True)
+
+
+def test_branch_requests_from_peers_are_bounded():
+    from pipeline.branch import MAX_PENDING_REQUESTS, BranchPolicy
+    policy = BranchPolicy()
+    for i in range(MAX_PENDING_REQUESTS + 500):
+        policy.request(f"stream{i}")
+    policy.request("x" * 10_000)
+    assert len(policy.requested) == MAX_PENDING_REQUESTS and "x" * 10_000 not in policy.requested
+    assert policy.reason("stream0", 1, None) == "request"
