@@ -35,7 +35,7 @@ def running_stage(tmp_path):
     prefix = f"streamdet-test{os.getpid()}-hostile"
     spec = StageSpec("preprocess", "preprocess", f"ipc://{tmp_path}/in.sock", None, run_prefix=prefix)
     ctx = zmq.Context()
-    stage = Reader(spec)
+    stage = Reader(spec.name)
     stage.setup(StageIO(spec, ctx))
     errors: list[BaseException] = []
 
@@ -87,12 +87,12 @@ def test_absolute_path_as_ring_neither_crashes_the_stage_nor_opens_the_file(runn
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", spy)
-    for ring in (str(victim), f"../..{victim}", f"{stage.spec.run_prefix}-x/../../..{victim}"):
+    for ring in (str(victim), f"../..{victim}", f"{stage.io.spec.run_prefix}-x/../../..{victim}"):
         push.send_multipart([header_with_ring(ring)])
     assert wait_for(lambda: stage.io.counts()["malformed"] >= 3 or errors)
     assert not errors, f"the stage loop died: {errors[0]!r}"
     assert thread.is_alive()
-    assert not [p for p in opened if not p.startswith(str(SHM_DIR / stage.spec.run_prefix))]
+    assert not [p for p in opened if not p.startswith(str(SHM_DIR / stage.io.spec.run_prefix))]
     assert victim.read_bytes() == b"\x00" * 4096
     good = encode(Envelope(stream="cam0", frame_id=2, arrays={"frame": np.zeros((4, 4, 3), np.uint8)}))
     push.send_multipart(good)
@@ -120,7 +120,7 @@ def test_malformed_messages_are_dropped_and_counted(running_stage, frames):
 def test_ref_outside_the_slot_is_refused(running_stage):
     from pipeline.shm import SlotRing
     stage, push, thread, errors = running_stage
-    ring = SlotRing.create(f"{stage.spec.run_prefix}-capture.cam0", 2, 64)
+    ring = SlotRing.create(f"{stage.io.spec.run_prefix}-capture.cam0", 2, 64)
     ring.publish(ring.reserve(0, wait=False), 0)
     try:
         bad_refs = ({"offset": 10**12}, {"slot": 5}, {"slot": -1}, {"shape": [2**40, 2**40]},
