@@ -31,7 +31,8 @@ def _encode_detections(d: Detections | None) -> dict | None:
         mask = [mask_to_rle(m) for m in mask]
     kp = None if d.keypoints is None else [list(d.keypoints.shape), d.keypoints.tobytes()]
     return {"xyxy": d.xyxy.tobytes(), "score": d.score.tobytes(), "cls": d.class_id.tobytes(),
-            "mask": mask, "kp": kp, "labels": list(d.labels) if d.labels is not None else None}
+            "mask": mask, "kp": kp, "labels": list(d.labels) if d.labels is not None else None,
+            "tid": None if d.track_id is None else d.track_id.tobytes()}
 
 
 def _decode_detections(raw: dict | None) -> Detections | None:
@@ -43,7 +44,8 @@ def _decode_detections(raw: dict | None) -> Detections | None:
         kp = np.frombuffer(data, np.float32).reshape(shape)
     return Detections(np.frombuffer(raw["xyxy"], np.float32).reshape(-1, 4),
                       np.frombuffer(raw["score"], np.float32),
-                      np.frombuffer(raw["cls"], np.int32), raw["mask"], kp, raw["labels"])
+                      np.frombuffer(raw["cls"], np.int32), raw["mask"], kp, raw["labels"],
+                      None if raw.get("tid") is None else np.frombuffer(raw["tid"], np.int64))
 
 
 def encode(env: Envelope) -> list[Any]:

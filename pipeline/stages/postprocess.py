@@ -14,6 +14,7 @@ from engines.detectors.spec import Letterbox
 from pipeline.branch import BranchPolicy
 from pipeline.messages import Envelope
 from pipeline.stage import Stage, StageIO
+from pipeline.tracking.factory import make_tracking
 from pipeline.transport import Endpoint, Sender, make_socket
 
 
@@ -24,6 +25,7 @@ class PostprocessStage(Stage):
         self.detector = make_detector(model["name"], model["weights"], model["size"])
         self.thresholds = dict(conf_threshold=model["conf_threshold"],
                                iou_threshold=model["iou_threshold"], max_det=model["max_det"])
+        self.tracking = make_tracking(self.spec.config)     # one bank for every stream (ids never collide)
         self.branch = None
         if self.spec.options.get("branch_endpoint"):
             self.branch = BranchOffer(self.spec.config["branch"], self.spec.options["branch_endpoint"])
@@ -39,6 +41,7 @@ class PostprocessStage(Stage):
             dets.mask = masks_to_rle(dets.mask, box, env.height, env.width)
         if dets.keypoints is not None:
             dets.keypoints[..., :2] = (dets.keypoints[..., :2] - (pad_x, pad_y)) / scale
+        dets.track_id = self.tracking.track(env, dets)        # adds ids; the detections stay as they are
         out = env.forward()
         if "frame" in env.arrays:
             out.arrays["frame"] = env.arrays["frame"]
