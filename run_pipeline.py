@@ -80,7 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from pipeline.sources.synthetic import SyntheticScene
         src = cfg["source"]
         frames = src["max_frames"] or summary.get("per_stream", {}).get("cam0", 0) * src["frame_step"]
-        scene = SyntheticScene(seed=src["seed"], width=src["width"], height=src["height"])
+        scene = SyntheticScene(seed=src["seed"], width=src["width"], height=src["height"],
+                               passers=src["passers"])
         frame_ids = range(0, frames, src["frame_step"])
         if args.save_ground_truth:
             write_coco_json(args.save_ground_truth, coco_ground_truth(scene, frame_ids))

@@ -32,6 +32,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "loop": (bool, False, None),
         "stall_timeout_s": (ANY_NUMBER, 5.0, None),
         "frame_step": (int, 1, None),                # synthetic only: emit every Nth frame (simulated drops)
+        "passers": (bool, False, None),              # synthetic only: add objects that enter, cross and leave
     },
     "model": {
         "name": (str, "yolo", None),

@@ -46,16 +46,9 @@ def parse_polygon(value, key: str = "zone") -> np.ndarray:
         points = points[:-1]                      # a closed ring written out: drop the repeat
     if len(np.unique(points, axis=0)) < 3:
         raise ValueError(f"{key}: a polygon needs at least 3 distinct points, got {len(points)}")
-    if abs(polygon_area(points)) < 1e-9:
-        raise ValueError(f"{key}: the polygon has zero area")
     if self_intersects(points):
         raise ValueError(f"{key}: the polygon intersects itself")
     return points
-
-
-def polygon_area(points: np.ndarray) -> float:
-    x, y = points[:, 0], points[:, 1]
-    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
 
 
 def self_intersects(points: np.ndarray) -> bool:

@@ -40,7 +40,8 @@ def make_source(source_cfg: dict, stream_index: int = 0) -> Source:
         return SyntheticSource(seed=source_cfg["seed"] + stream_index, width=source_cfg["width"],
                                height=source_cfg["height"], fps=source_cfg["fps"],
                                max_frames=max_frames, realtime=realtime,
-                               frame_step=source_cfg.get("frame_step", 1))
+                               frame_step=source_cfg.get("frame_step", 1),
+                               passers=source_cfg.get("passers", False))
     if stream_index:
         raise SourceError(f"source.streams > 1 is only for the synthetic source, not {uri!r}")
     if kind == "webcam":

@@ -1,8 +1,9 @@
 """The synthetic camera: moving, overlapping coloured shapes with exact ground truth.
 
 Frame ``k`` of a scene is a pure function of ``(seed, k)``: objects follow
-parametric trajectories that bounce off the borders (and a few "passers" enter
-from a border, cross the frame and leave), and the object set is redrawn every
+parametric trajectories that bounce off the borders (with ``passers``, used to
+score trackers, a few more enter from a border, cross the frame and leave),
+and the object set is redrawn every
 ``EPOCH_FRAMES`` frames so a long stream sees variety. Ground
 truth gives the tight box of each object's visible pixels, its class, its
 visible mask (after occlusion by shapes drawn later) and an ``iscrowd`` flag
@@ -68,7 +69,7 @@ class SyntheticScene:
     """A seeded generator of frames and their ground truth, with random access by frame id."""
 
     def __init__(self, seed: int = 0, width: int = 640, height: int = 480,
-                 min_objects: int = 2, max_objects: int = 6) -> None:
+                 min_objects: int = 2, max_objects: int = 6, passers: bool = False) -> None:
         if width < 32 or height < 32:
             raise ValueError(f"SyntheticScene: width and height must be >= 32, got {width}x{height}")
         if not 0 <= min_objects <= max_objects <= 250:
@@ -76,6 +77,7 @@ class SyntheticScene:
                              f"got {min_objects}, {max_objects}")
         self.seed, self.width, self.height = int(seed), int(width), int(height)
         self.min_objects, self.max_objects = int(min_objects), int(max_objects)
+        self.passers = bool(passers)          # off: the scene the shipped models were trained and scored on
         rng = np.random.default_rng([self.seed, 0xBAC6])
         self.background, self._background_base = make_background(rng, self.height, self.width)
         self._noise = rng.integers(0, 2 * NOISE_AMPLITUDE + 1, dtype=np.uint8,
@@ -96,7 +98,7 @@ class SyntheticScene:
         short = min(self.width, self.height)
         diameter = short * np.exp(rng.uniform(*np.log(SIZE_RANGE), size=count))
         radius = np.sort(diameter / 2)[::-1]
-        passers = self._passers(epoch, short)
+        passers = self._passers(epoch, short) if self.passers else None
         heading = rng.uniform(0, 2 * np.pi, size=count)
         speed = rng.uniform(*SPEED_RANGE, size=count) * short / 480
         objects = _ObjectSet(
@@ -108,9 +110,10 @@ class SyntheticScene:
             spin=rng.uniform(-MAX_SPIN, MAX_SPIN, size=count),
             colour=pick_colours(rng, count, self._background_base),
             passer=np.zeros(count, bool), entry=np.zeros(count, np.int64))
-        order = np.argsort(-np.concatenate([objects.radius, passers["radius"]]), kind="stable")
-        objects = _ObjectSet(**{k: np.concatenate([getattr(objects, k), passers[k]])[order]
-                                for k in objects.__dataclass_fields__})   # still largest first
+        if passers is not None:
+            order = np.argsort(-np.concatenate([objects.radius, passers["radius"]]), kind="stable")
+            objects = _ObjectSet(**{k: np.concatenate([getattr(objects, k), passers[k]])[order]
+                                    for k in objects.__dataclass_fields__})   # still largest first
         if len(self._epochs) > 4:
             self._epochs.clear()
         self._epochs[epoch] = objects
@@ -225,7 +228,8 @@ class SyntheticSource(Source):
     live = False
 
     def __init__(self, seed: int = 0, width: int = 640, height: int = 480, fps: float = 30.0,
-                 max_frames: int | None = None, realtime: bool = False, frame_step: int = 1) -> None:
+                 max_frames: int | None = None, realtime: bool = False, frame_step: int = 1,
+                 passers: bool = False) -> None:
         super().__init__()
         if frame_step < 1:
             raise ValueError(f"SyntheticSource: frame_step must be >= 1, got {frame_step}")
@@ -234,7 +238,7 @@ class SyntheticSource(Source):
             raise ValueError(f"SyntheticSource: fps must be > 0, got {fps}")
         if max_frames is not None and max_frames < 0:
             raise ValueError(f"SyntheticSource: max_frames must be >= 0 or None, got {max_frames}")
-        self.scene = SyntheticScene(seed=seed, width=width, height=height)
+        self.scene = SyntheticScene(seed=seed, width=width, height=height, passers=passers)
         self.fps = float(fps)
         self.frame_shape = (int(height), int(width))
         self.max_frames = max_frames

@@ -3,8 +3,10 @@
 1. Confirmed tracks (tracked and recently lost), predicted by a Kalman filter
    over the real frame gap, are matched to high-score detections by IoU
    (Hungarian assignment, scipy's ``linear_sum_assignment``).
-2. Tracked tracks still unmatched are matched to low-score detections, which
+2. Confirmed tracks still unmatched are matched to low-score detections, which
    keeps an object whose score dipped under occlusion on its track.
+A lost track also matches where it was last seen (the larger of the two IoUs),
+so an object that stopped or bounced while hidden gets its id back.
 3. Tentative tracks (seen once) are matched to the remaining high-score
    detections; a match confirms them and gives them an id.
 Unmatched high-score detections start tentative tracks; tracks unseen for
@@ -33,16 +35,16 @@ def assign(iou: np.ndarray, rows: np.ndarray, cols: np.ndarray, min_iou: float):
 
 
 class ByteTrack:
-    def __init__(self, high_threshold: float = 0.5, low_threshold: float = 0.1,
+    def __init__(self, high_threshold: float = 0.4, low_threshold: float = 0.1,
                  new_track_threshold: float = 0.6, match_iou: float = 0.2,
                  low_match_iou: float = 0.5, tentative_match_iou: float = 0.3,
-                 max_lost_frames: int = 30, min_hits: int = 2, class_aware: bool = False,
+                 max_lost_frames: int = 60, min_hits: int = 2, class_mismatch_factor: float = 0.5,
                  next_id: IdSource | None = None) -> None:
         self.high, self.low, self.new = high_threshold, low_threshold, new_track_threshold
         self.match_iou, self.low_match_iou = match_iou, low_match_iou
         self.tentative_match_iou = tentative_match_iou
         self.max_lost_frames, self.min_hits = max_lost_frames, min_hits
-        self.class_aware = class_aware
+        self.class_mismatch_factor = class_mismatch_factor
         self.next_id = next_id or counter()
         self.reset()
 
@@ -54,6 +56,7 @@ class ByteTrack:
         self.status = np.zeros(0, np.int8)
         self.ids = np.zeros(0, np.int64)
         self.class_id = np.zeros(0, np.int32)
+        self.last_box = np.zeros((0, 4))          # last matched detection, xyxy
         self.last_frame: int | None = None
 
     def __len__(self) -> int:
@@ -67,13 +70,16 @@ class ByteTrack:
         self._keep(frame_id - self.last_seen <= self.max_lost_frames)   # unseen too long, by frame id
         self._predict(frame_id)
         iou = box_iou(kalman.cxcywh_to_xyxy(self.mean), dets.xyxy)
-        if self.class_aware:
-            iou = np.where(self.class_id[:, None] == dets.class_id[None, :], iou, 0.0)
+        lost = np.flatnonzero(self.status == LOST)      # also where it was last seen: it may have stopped or turned
+        iou[lost] = np.maximum(iou[lost], box_iou(self.last_box[lost], dets.xyxy))
+        if self.class_mismatch_factor != 1:     # a box of another class is a worse match (0: never)
+            other = self.class_id[:, None] != dets.class_id[None, :]
+            iou = np.where(other, iou * self.class_mismatch_factor, iou)
         score = dets.score
         high = np.flatnonzero(score >= self.high)
         low = np.flatnonzero((score >= self.low) & (score < self.high))
         t1, d1 = assign(iou, np.flatnonzero(self.status != TENTATIVE), high, self.match_iou)
-        tracked = np.setdiff1d(np.flatnonzero(self.status == TRACKED), t1)
+        tracked = np.setdiff1d(np.flatnonzero(self.status != TENTATIVE), t1)
         t2, d2 = assign(iou, tracked, low, self.low_match_iou)
         high_left = np.setdiff1d(high, d1)
         t3, d3 = assign(iou, np.flatnonzero(self.status == TENTATIVE), high_left, self.tentative_match_iou)
@@ -97,6 +103,7 @@ class ByteTrack:
         self.hits[tracks] += 1
         self.last_seen[tracks] = frame_id
         self.class_id[tracks] = dets.class_id[det_index]
+        self.last_box[tracks] = dets.xyxy[det_index]
         confirm = tracks[(self.status[tracks] == TENTATIVE) & (self.hits[tracks] >= self.min_hits)]
         for t in confirm:
             self.ids[t] = self.next_id()
@@ -112,7 +119,7 @@ class ByteTrack:
         self._keep(~drop)
 
     def _keep(self, keep: np.ndarray) -> None:
-        for name in ("mean", "cov", "frame", "last_seen", "hits", "status", "ids", "class_id"):
+        for name in ("mean", "cov", "frame", "last_seen", "hits", "status", "ids", "class_id", "last_box"):
             setattr(self, name, getattr(self, name)[keep])
 
     def _start(self, dets: Detections, new: np.ndarray, frame_id: int, ids: np.ndarray) -> None:
@@ -132,3 +139,4 @@ class ByteTrack:
         self.status = np.concatenate([self.status, np.full(len(new), status, np.int8)])
         self.ids = np.concatenate([self.ids, new_ids])
         self.class_id = np.concatenate([self.class_id, dets.class_id[new]])
+        self.last_box = np.concatenate([self.last_box, dets.xyxy[new].astype(np.float64)])

@@ -1,7 +1,8 @@
 """``eval --track``: MOT metrics of the whole pipeline on held-out synthetic seeds (motmetrics).
 
 For each seed the real multi-process pipeline (configured detector and engine,
-tracker on) runs on the synthetic camera, once at the full frame rate and once
+tracker on) runs on the synthetic camera with passers (objects that enter,
+cross the others and leave; ``source.passers``), once at the full frame rate and once
 with every second frame dropped (``source.frame_step: 2``, so the tracker sees
 frame-id gaps of 2). Track ids are read back from the published messages (the
 JSON Lines sink) and scored against the scene's exact identities. The first
@@ -65,7 +66,7 @@ def coco_map(scene: SyntheticScene, messages: list[dict]) -> dict:
 def seed_config(base: dict, seed: int, frames: int, step: int, tracker: str) -> dict:
     return config.override(base, {
         "source.uri": "synthetic", "source.seed": seed, "source.streams": 1, "source.max_frames": frames,
-        "source.frame_step": step, "source.realtime": False, "transport.policy": "wait",
+        "source.frame_step": step, "source.passers": True, "source.realtime": False, "transport.policy": "wait",
         "sinks.status": False, "sinks.video": None, "tracker.name": tracker}, "eval --track")
 
 
@@ -77,7 +78,8 @@ def evaluate_tracking(base: dict, seeds=HELD_OUT_SEEDS, frames: int = 600, track
     with tempfile.TemporaryDirectory(prefix="streamdet-track-") as tmp:
         workdir = Path(tmp)
         for seed in seeds:
-            scene = SyntheticScene(seed=seed, width=base["source"]["width"], height=base["source"]["height"])
+            scene = SyntheticScene(seed=seed, width=base["source"]["width"], height=base["source"]["height"],
+                                   passers=True)
             for mode, step in (("full", 1), ("every_2nd_dropped", 2)):
                 messages = run_and_collect(seed_config(base, seed, frames, step, tracker), workdir, f"s{seed}_{step}")
                 truth = ground_truth_tracks(scene, range(0, frames, step))

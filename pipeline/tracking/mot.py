@@ -76,22 +76,37 @@ def _drop_ignored(gt: FrameTracks, hyp: FrameTracks) -> tuple[FrameTracks, Frame
     return kept, hyp
 
 
-def mot_metrics(truth: dict[int, FrameTracks], tracks: dict[int, FrameTracks]) -> dict:
-    """{metric: value} over the frames of ``truth``; hypotheses with id < 0 are left out."""
+def mot_metrics(truth: dict[int, FrameTracks], tracks: dict[int, FrameTracks],
+                sequence_frames: int | None = None) -> dict:
+    """{metric: value} over the frames of ``truth``; hypotheses with id < 0 are left out.
+
+    ``sequence_frames``: score each run of that many frame ids as its own sequence
+    and report the overall figures, as MOTChallenge does over its sequences. The
+    synthetic scene replaces all its objects at once every EPOCH_FRAMES (a cut).
+    """
     mm = _motmetrics()
-    acc = mm.MOTAccumulator(auto_id=False)
+    accumulators: dict[int, object] = {}
     empty = FrameTracks(np.zeros(0, np.int64), np.zeros((0, 4)))
     for frame_id in sorted(truth):
+        sequence = frame_id // sequence_frames if sequence_frames else 0
+        acc = accumulators.setdefault(sequence, mm.MOTAccumulator(auto_id=False))
         hyp = tracks.get(frame_id, empty)
         confirmed = hyp.ids >= 0
         gt, hyp = _drop_ignored(truth[frame_id], FrameTracks(hyp.ids[confirmed], hyp.xyxy[confirmed]))
         distance = 1.0 - _iou(gt.xyxy, hyp.xyxy)
         distance[distance > 1.0 - IOU_THRESHOLD] = np.nan
         acc.update(gt.ids.tolist(), hyp.ids.tolist(), distance, frameid=frame_id)
-    summary = mm.metrics.create().compute(acc, metrics=list(METRICS), name="all")
-    return {name: _plain(summary[name].iloc[0]) for name in METRICS}
+    names = [str(k) for k in accumulators]
+    summary = mm.metrics.create().compute_many(list(accumulators.values()), metrics=list(METRICS),
+                                               names=names, generate_overall=True)
+    row = summary.loc["OVERALL"]
+    return {name: _plain(name, row[name]) for name in METRICS}
 
 
-def _plain(value):
-    value = value.item() if hasattr(value, "item") else value
-    return round(value, 4) if isinstance(value, float) else int(value)
+COUNTS = {"num_switches", "num_false_positives", "num_misses", "num_objects", "mostly_tracked",
+          "mostly_lost", "num_unique_objects"}
+
+
+def _plain(name: str, value):
+    value = float(value.item() if hasattr(value, "item") else value)
+    return int(round(value)) if name in COUNTS else round(value, 4)

@@ -12,18 +12,18 @@ TRACKERS = ("auto", "bytetrack", "none")
 # key -> (accepted types, default, allowed values or None), as pipeline/config.py SCHEMA
 TRACKER_SCHEMA: dict[str, tuple] = {
     "name": (str, "auto", TRACKERS),
-    "high_threshold": (NUMBER, 0.5, None),        # first association: detections scored >= this
+    "high_threshold": (NUMBER, 0.4, None),        # first association: detections scored >= this
     "low_threshold": (NUMBER, 0.1, None),         # second association: scores in [low, high)
     "new_track_threshold": (NUMBER, 0.6, None),   # an unmatched detection starts a track from this score
     "match_iou": (NUMBER, 0.2, None),             # minimum IoU of a match, first association
     "low_match_iou": (NUMBER, 0.5, None),         # second association
     "tentative_match_iou": (NUMBER, 0.3, None),   # confirming a track seen once
-    "max_lost_frames": (int, 30, None),           # frames (by frame id) a lost track is kept
+    "max_lost_frames": (int, 60, None),           # frames (by frame id) a lost track is kept
     "min_hits": (int, 2, None),                   # detections before a track gets an id
-    "class_aware": (bool, False, None),           # match only detections of the track's class
+    "class_mismatch_factor": (NUMBER, 0.5, None), # IoU with a detection of another class is scaled by this
 }
 UNIT_KEYS = ("high_threshold", "low_threshold", "new_track_threshold", "match_iou",
-             "low_match_iou", "tentative_match_iou")
+             "low_match_iou", "tentative_match_iou", "class_mismatch_factor")
 
 
 def check_tracker(section: dict) -> str | None:
