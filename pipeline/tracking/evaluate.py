@@ -5,7 +5,9 @@ tracker on) runs on the synthetic camera with passers (objects that enter,
 cross the others and leave; ``source.passers``), once at the full frame rate and once
 with every second frame dropped (``source.frame_step: 2``, so the tracker sees
 frame-id gaps of 2). Track ids are read back from the published messages (the
-JSON Lines sink) and scored against the scene's exact identities. The first
+JSON Lines sink) and scored against the scene's exact identities, each
+300-frame object set of the scene as its own sequence (the scene replaces all
+its objects at once between them: a cut, as between MOTChallenge sequences). The first
 seed also runs with ``tracker: none``: the detection lists must be identical and
 so must COCO mAP (the tracker only adds ids).
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import config
-from pipeline.sources.synthetic import SyntheticScene
+from pipeline.sources.synthetic import EPOCH_FRAMES, SyntheticScene
 from pipeline.tracking.mot import FrameTracks, ground_truth_tracks, mot_metrics
 
 log = logging.getLogger("streamdet.tracking")
@@ -84,7 +86,7 @@ def evaluate_tracking(base: dict, seeds=HELD_OUT_SEEDS, frames: int = 600, track
                 messages = run_and_collect(seed_config(base, seed, frames, step, tracker), workdir, f"s{seed}_{step}")
                 truth = ground_truth_tracks(scene, range(0, frames, step))
                 runs.append({"seed": seed, "mode": mode, "frames": len(messages),
-                             "metrics": mot_metrics(truth, tracks_of(messages))})
+                             "metrics": mot_metrics(truth, tracks_of(messages), EPOCH_FRAMES)})
                 log.info("seed %d %s: %s", seed, mode, runs[-1]["metrics"])
                 if step == 1 and seed == seeds[0]:
                     kept = {"scene": scene, "messages": messages}
