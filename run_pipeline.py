@@ -37,7 +37,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", choices=["auto", "wait", "latest"], help="hop buffer policy: wait (no drops) or latest (newest frame wins); auto: latest for live sources")
     p.add_argument("--save-video", help="write an annotated video file")
     p.add_argument("--jsonl", help="append every message to a JSON Lines file")
-    p.add_argument("--save-ground-truth", help="synthetic only: write the ground truth of stream cam0 as COCO JSON")
+    p.add_argument("--save-ground-truth", help="synthetic only: write the ground truth of stream cam0 as COCO JSON (with track_id)")
+    p.add_argument("--save-mot", help="synthetic only: write the ground truth of stream cam0 as MOTChallenge gt.txt")
+    p.add_argument("--tracker", help="auto (live sources only), bytetrack or none")
     p.add_argument("--summary", help="write the end-of-run summary JSON here")
     p.add_argument("--no-status", action="store_true", help="no live status line on the terminal")
     p.add_argument("--curve", help="CURVE key directory (from 'keys --out DIR'): every tcp socket encrypted and authenticated")
@@ -55,7 +57,8 @@ def run_config(args: argparse.Namespace) -> dict:
         "engine.max_batch": args.max_batch, "engine.threads": args.threads,
         "transport.policy": args.policy, "publish.endpoint": args.publish,
         "publish.encoding": args.encoding, "sinks.video": args.save_video, "sinks.jsonl": args.jsonl,
-        "sinks.status": False if args.no_status else None, "security.curve": args.curve})
+        "sinks.status": False if args.no_status else None, "security.curve": args.curve,
+        "tracker.name": args.tracker})
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -63,8 +66,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.sources.factory import make_source
     from pipeline.supervisor import Supervisor
     cfg = run_config(args)
-    if args.save_ground_truth and cfg["source"]["uri"] != "synthetic":
-        raise ValueError("--save-ground-truth works only with the synthetic source")
+    if (args.save_ground_truth or args.save_mot) and cfg["source"]["uri"] != "synthetic":
+        raise ValueError("--save-ground-truth and --save-mot work only with the synthetic source")
     make_source(cfg["source"])   # a missing file or a bad source string fails here, before any process starts
     logging.getLogger("streamdet").info("publishing on %s (%s)", cfg["publish"]["endpoint"],
                                         cfg["publish"]["encoding"])
@@ -74,13 +77,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.summary:
         with open(args.summary, "w") as f:
             json.dump(summary, f, indent=1)
-    if args.save_ground_truth:
+    if args.save_ground_truth or args.save_mot:
         from engines.core.coco import coco_ground_truth, write_coco_json
         from pipeline.sources.synthetic import SyntheticScene
         src = cfg["source"]
-        frames = src["max_frames"] or summary.get("per_stream", {}).get("cam0", 0)
-        scene = SyntheticScene(seed=src["seed"], width=src["width"], height=src["height"])
-        write_coco_json(args.save_ground_truth, coco_ground_truth(scene, range(frames)))
+        frames = src["max_frames"] or summary.get("per_stream", {}).get("cam0", 0) * src["frame_step"]
+        scene = SyntheticScene(seed=src["seed"], width=src["width"], height=src["height"],
+                               passers=src["passers"])
+        frame_ids = range(0, frames, src["frame_step"])
+        if args.save_ground_truth:
+            write_coco_json(args.save_ground_truth, coco_ground_truth(scene, frame_ids))
+        if args.save_mot:
+            from pipeline.tracking.mot import write_mot_gt
+            write_mot_gt(args.save_mot, scene, frame_ids)
     return 0
 
 
@@ -124,12 +133,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.track:
+        from pipeline.tracking.cli import eval_track
+        return eval_track(args)
+    if args.model is None:
+        raise ValueError("eval: --model is required (or --track)")
     if args.model == "maskrcnn":
         from engines.training.maskrcnn_eval import evaluate
     else:
         from engines.training.evaluate import evaluate
     from pipeline.sources.synthetic import SyntheticScene
-    result = evaluate(args.model, args.weights, size=args.size, seed=args.seed, frames=args.frames,
+    result = evaluate(args.model, args.weights, size=args.size, seed=args.seed, frames=args.frames or 200,
                       scenes=SyntheticScene)
     print(json.dumps(result, indent=1))
     return 0
@@ -175,11 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     t.add_argument("--threads", type=int, help="torch threads (default: torch's; 1 is faster on a shared CPU)")
     e = sub.add_parser("eval", help="COCO metrics (pycocotools) on held-out synthetic frames")
-    e.add_argument("--model", required=True)
+    e.add_argument("--model", help="yolo, centernet, maskrcnn (required, except with --track: default yolo)")
     e.add_argument("--weights")
     e.add_argument("--size")
     e.add_argument("--seed", type=int, default=7, help="held-out scene seed (training never uses it)")
-    e.add_argument("--frames", type=int, default=200)
+    e.add_argument("--frames", type=int, help="frames per seed (default 200; --track: 600)")
+    from pipeline.tracking.cli import add_track_eval_options
+    add_track_eval_options(e)
     x = sub.add_parser("export", help="export a detector to ONNX or a TensorRT engine")
     x.add_argument("--model", required=True)
     x.add_argument("--weights")

@@ -31,7 +31,8 @@ def _encode_detections(d: Detections | None) -> dict | None:
     mask = None if d.mask is None else masks_to_rle(d.mask)     # the wire form of masks
     kp = None if d.keypoints is None else [list(d.keypoints.shape), d.keypoints.tobytes()]
     return {"xyxy": d.xyxy.tobytes(), "score": d.score.tobytes(), "cls": d.class_id.tobytes(),
-            "mask": mask, "kp": kp, "labels": list(d.labels) if d.labels is not None else None}
+            "mask": mask, "kp": kp, "labels": list(d.labels) if d.labels is not None else None,
+            "tid": None if d.track_id is None else d.track_id.tobytes()}
 
 
 def _decode_detections(raw: Any) -> Detections | None:
@@ -53,10 +54,20 @@ def _decode_detections(raw: Any) -> Detections | None:
             raise CodecError(f"detections.kp: shape {dims} does not fit {n} detections and {len(data)} bytes")
         kp = np.frombuffer(data, np.float32).reshape(dims)
     return Detections(np.frombuffer(xyxy, np.float32).reshape(-1, 4), np.frombuffer(score, np.float32),
-                      np.frombuffer(cls, np.int32), _masks(raw["mask"], n), kp, _labels(raw["labels"]))
+                      np.frombuffer(cls, np.int32), _masks(raw["mask"], n), kp, _labels(raw["labels"]),
+                      _track_ids(raw["tid"], n))
 
 
-_DETECTION_KEYS = {"xyxy", "score", "cls", "mask", "kp", "labels"}
+_DETECTION_KEYS = {"xyxy", "score", "cls", "mask", "kp", "labels", "tid"}
+
+
+def _track_ids(raw: Any, n: int) -> np.ndarray | None:
+    if raw is None:
+        return None
+    data = _bin(raw, "detections.tid")
+    if len(data) != 8 * n:
+        raise CodecError(f"detections.tid: {len(data)} bytes for {n} detections")
+    return np.frombuffer(data, np.int64)
 
 
 def _bin(value: Any, what: str) -> bytes:

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from pipeline.tracking.settings import TRACKER_SCHEMA, check_tracker
 from pipeline.transport import Endpoint, EndpointError, POLICIES
 
 ANY_NUMBER = (int, float)
@@ -30,6 +31,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "max_frames": (OPT_INT, None, None),
         "loop": (bool, False, None),
         "stall_timeout_s": (ANY_NUMBER, 5.0, None),
+        "frame_step": (int, 1, None),                # synthetic only: emit every Nth frame (simulated drops)
+        "passers": (bool, False, None),              # synthetic only: add objects that enter, cross and leave
     },
     "model": {
         "name": (str, "yolo", None),
@@ -93,6 +96,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "ready_timeout_s": (ANY_NUMBER, 900.0, None),    # model loading; a TensorRT build takes minutes
         "stages": (list, [], None),                  # run only these here (others on other hosts); [] = all
     },
+    "tracker": TRACKER_SCHEMA,                       # pipeline/tracking/settings.py
 }
 STAGE_ENDPOINT_KEYS = ("preprocess", "inference", "postprocess", "sink", "branch")
 
@@ -162,13 +166,17 @@ def _check_value(origin: str, section: str, key: str, value: Any) -> None:
 
 def _check_semantics(origin: str, cfg: dict) -> None:
     positive = [("source", "width"), ("source", "height"), ("source", "fps"), ("source", "streams"),
-                ("engine", "threads"), ("engine", "max_batch"), ("transport", "hwm"), ("transport", "slots")]
+                ("engine", "threads"), ("engine", "max_batch"), ("transport", "hwm"), ("transport", "slots"),
+                ("source", "frame_step")]
     for section, key in positive:
         if cfg[section][key] <= 0:
             raise ConfigError(f"{origin}: {section}.{key}: expected a positive number, got {cfg[section][key]!r}")
     for key in ("conf_threshold", "iou_threshold"):
         if not 0 <= cfg["model"][key] <= 1:
             raise ConfigError(f"{origin}: model.{key}: expected a number in [0, 1], got {cfg['model'][key]!r}")
+    problem = check_tracker(cfg["tracker"])
+    if problem:
+        raise ConfigError(f"{origin}: {problem}")
     try:
         Endpoint.parse(cfg["publish"]["endpoint"]).check_bind(cfg["transport"]["allow_remote"])
         for stage, url in cfg["transport"]["endpoints"].items():

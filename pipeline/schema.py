@@ -38,6 +38,8 @@ def to_public(env: Envelope, published_ts: float) -> dict:
                 item["mask"] = dets.mask[i]
             if dets.keypoints is not None:
                 item["keypoints"] = [[round(float(v), 2) for v in kp] for kp in dets.keypoints[i]]
+            if dets.track_id is not None:
+                item["track_id"] = int(dets.track_id[i]) if dets.track_id[i] >= 0 else None
             items.append(item)
     return {"schema": SCHEMA_VERSION, "stream": env.stream, "frame_id": env.frame_id,
             "capture_ts": env.capture_ts, "width": env.width, "height": env.height,

@@ -21,6 +21,7 @@ class Detections:
     mask: Any = None                      # None | (N, H, W) bool | list of N RLE dicts
     keypoints: np.ndarray | None = None   # (N, K, 3) float32: x, y, visibility/score
     labels: Sequence[str] | None = field(default=None, repr=False)  # class names by class_id
+    track_id: np.ndarray | None = None    # (N,) int64 from a tracker; -1 = not confirmed; None = no tracker
 
     def __post_init__(self) -> None:
         self.xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
@@ -38,6 +39,10 @@ class Detections:
             if self.keypoints.ndim != 3 or len(self.keypoints) != n:
                 raise ValueError(f"Detections: keypoints must be (N={n}, K, 3), "
                                  f"got {self.keypoints.shape}")
+        if self.track_id is not None:
+            self.track_id = np.asarray(self.track_id, dtype=np.int64).reshape(-1)
+            if len(self.track_id) != n:
+                raise ValueError(f"Detections: {n} boxes but {len(self.track_id)} track ids")
 
     @classmethod
     def empty(cls) -> "Detections":
@@ -55,8 +60,9 @@ class Detections:
             mask = mask[index] if isinstance(mask, np.ndarray) else [
                 mask[i] for i in np.arange(len(self))[index]]
         kps = None if self.keypoints is None else self.keypoints[index]
+        tracks = None if self.track_id is None else self.track_id[index]
         return Detections(self.xyxy[index], self.score[index], self.class_id[index],
-                          mask, kps, self.labels)
+                          mask, kps, self.labels, tracks)
 
     def label(self, class_id: int) -> str:
         if self.labels is not None and 0 <= class_id < len(self.labels):

@@ -104,6 +104,9 @@ def bench(args) -> int:
     elif args.suite == "soak":
         from pipeline.bench.soak import bench_soak
         result = bench_soak(args)
+    elif args.suite == "tracker":
+        from pipeline.tracking.bench import bench_tracker
+        result = {"machine": machine_info(), "tracker": bench_tracker(repeat=max(3, args.repeat))}
     elif args.suite == "maskrcnn":
         from pipeline.bench.maskrcnn_bench import bench_maskrcnn
         result = bench_maskrcnn(args, _base_config(args))

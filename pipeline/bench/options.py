@@ -27,11 +27,12 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--minutes", type=float, default=30.0, help="soak: minutes of the steady phase after the faults")
     p.add_argument("--notes", default=None, help="free text stored with the results (which machine, how loaded)")
     p.add_argument("--suite", default="pipeline",
-                   choices=["pipeline", "transport", "ops", "engines", "maskrcnn", "footprint", "soak"],
+                   choices=["pipeline", "transport", "ops", "engines", "maskrcnn", "footprint", "soak", "tracker"],
                    help="pipeline (default), transport (one hop: shm vs raw ZeroMQ), ops (decode+NMS), "
                         "engines (bare FPS), maskrcnn (R50-FPN latency, side-branch cost), "
                         "footprint (start-up time and memory of real runs), "
-                        "soak (RTSP outages, stage kills, memory over --minutes: soak.json)")
+                        "soak (RTSP outages, stage kills, memory over --minutes: soak.json), "
+                        "tracker (ByteTrack cost per frame at 10/50/200 detections)")
     p.add_argument("--repo", default=None, help="footprint: the checkout to measure (default: this one)")
     p.add_argument("--onnx", default=None,
                    help="footprint: the ONNX model of the second run (default: the shipped yolo_tiny.onnx)")

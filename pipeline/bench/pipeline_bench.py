@@ -20,6 +20,8 @@ def bench_config(base: dict, *, frames: int, warmup: int, streams: int = 1, max_
                  "sinks.status": False, "sinks.video": None, "sinks.jsonl": None,
                  "engine.max_batch": max_batch, "transport.policy": "wait", "source.realtime": False,
                  "transport.slots": slots}
+    if base["tracker"]["name"] == "auto":
+        overrides["tracker.name"] = "none"          # benchmarks track only when asked
     if live_rate:
         overrides.update({"source.fps": live_rate, "source.realtime": True, "source.live": True,
                           "transport.policy": "latest",     # newest wins; slots are then the overwrite window

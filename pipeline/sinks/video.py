@@ -1,4 +1,4 @@
-"""Annotated video file: boxes, labels, scores and masks drawn on the source frames."""
+"""Annotated video file: boxes, labels, scores, masks, track ids and trails drawn on the source frames."""
 from __future__ import annotations
 
 import logging
@@ -6,6 +6,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from pipeline.tracking.trails import Trails
 
 log = logging.getLogger("streamdet.sink")
 _PALETTE = np.array([(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 210, 207),
@@ -25,7 +27,8 @@ def draw(frame: np.ndarray, message: dict) -> np.ndarray:
         x1, y1, x2, y2 = (int(round(v)) for v in det["box"])
         c = tuple(int(v) for v in colour)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), c, 2)
-        cv2.putText(canvas, f"{det['label']} {det['score']:.2f}", (x1, max(12, y1 - 4)),
+        track = f" #{det['track_id']}" if det.get("track_id") is not None else ""
+        cv2.putText(canvas, f"{det['label']} {det['score']:.2f}{track}", (x1, max(12, y1 - 4)),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, c, 1, cv2.LINE_AA)
     return canvas
 
@@ -36,6 +39,7 @@ class VideoWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = None
         self.missing_frames = 0
+        self.trails = Trails()                 # short paths of tracked objects (track_id on the message)
 
     def write(self, message: dict, frame: np.ndarray | None = None) -> None:
         if frame is None:
@@ -47,7 +51,8 @@ class VideoWriter:
                                            (frame.shape[1], frame.shape[0]))
             if not self._writer.isOpened():
                 raise OSError(f"cannot write video file {self.path}")
-        self._writer.write(draw(frame, message))
+        self.trails.add(message)
+        self._writer.write(self.trails.draw(draw(frame, message), message["stream"]))
 
     def close(self) -> None:
         if self._writer is not None:

@@ -39,7 +39,9 @@ def make_source(source_cfg: dict, stream_index: int = 0) -> Source:
         from pipeline.sources.synthetic import SyntheticSource
         return SyntheticSource(seed=source_cfg["seed"] + stream_index, width=source_cfg["width"],
                                height=source_cfg["height"], fps=source_cfg["fps"],
-                               max_frames=max_frames, realtime=realtime)
+                               max_frames=max_frames, realtime=realtime,
+                               frame_step=source_cfg.get("frame_step", 1),
+                               passers=source_cfg.get("passers", False))
     if stream_index:
         raise SourceError(f"source.streams > 1 is only for the synthetic source, not {uri!r}")
     if kind == "webcam":

@@ -1,8 +1,10 @@
 """The synthetic camera: moving, overlapping coloured shapes with exact ground truth.
 
 Frame ``k`` of a scene is a pure function of ``(seed, k)``: objects follow
-parametric trajectories that bounce off the borders, and the object set is
-redrawn every ``EPOCH_FRAMES`` frames so a long stream sees variety. Ground
+parametric trajectories that bounce off the borders (with ``passers``, used to
+score trackers, a few more enter from a border, cross the frame and leave),
+and the object set is redrawn every
+``EPOCH_FRAMES`` frames so a long stream sees variety. Ground
 truth gives the tight box of each object's visible pixels, its class, its
 visible mask (after occlusion by shapes drawn later) and an ``iscrowd`` flag
 for heavily hidden objects. It is the default source and the test fixture.
@@ -16,6 +18,7 @@ import cv2
 import numpy as np
 
 from pipeline.sources.base import Frame, Source
+from pipeline.sources.synthetic_passers import passer_centres, passer_parameters
 from pipeline.sources.synthetic_draw import (CLASS_NAMES, contour_bounds, fill_shape,
                                              make_background, pick_colours, shape_points)
 
@@ -51,6 +54,8 @@ class _ObjectSet:
     angle0: np.ndarray
     spin: np.ndarray
     colour: np.ndarray                 # (N, 3) uint8 BGR
+    passer: np.ndarray                 # (N,) bool: crosses the frame once instead of bouncing
+    entry: np.ndarray                  # (N,) int, passers: epoch frame at which they enter
 
 
 def _bounce(position: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -64,7 +69,7 @@ class SyntheticScene:
     """A seeded generator of frames and their ground truth, with random access by frame id."""
 
     def __init__(self, seed: int = 0, width: int = 640, height: int = 480,
-                 min_objects: int = 2, max_objects: int = 6) -> None:
+                 min_objects: int = 2, max_objects: int = 6, passers: bool = False) -> None:
         if width < 32 or height < 32:
             raise ValueError(f"SyntheticScene: width and height must be >= 32, got {width}x{height}")
         if not 0 <= min_objects <= max_objects <= 250:
@@ -72,6 +77,7 @@ class SyntheticScene:
                              f"got {min_objects}, {max_objects}")
         self.seed, self.width, self.height = int(seed), int(width), int(height)
         self.min_objects, self.max_objects = int(min_objects), int(max_objects)
+        self.passers = bool(passers)          # off: the scene the shipped models were trained and scored on
         rng = np.random.default_rng([self.seed, 0xBAC6])
         self.background, self._background_base = make_background(rng, self.height, self.width)
         self._noise = rng.integers(0, 2 * NOISE_AMPLITUDE + 1, dtype=np.uint8,
@@ -92,6 +98,7 @@ class SyntheticScene:
         short = min(self.width, self.height)
         diameter = short * np.exp(rng.uniform(*np.log(SIZE_RANGE), size=count))
         radius = np.sort(diameter / 2)[::-1]
+        passers = self._passers(epoch, short) if self.passers else None
         heading = rng.uniform(0, 2 * np.pi, size=count)
         speed = rng.uniform(*SPEED_RANGE, size=count) * short / 480
         objects = _ObjectSet(
@@ -101,11 +108,29 @@ class SyntheticScene:
             velocity=np.stack([np.cos(heading), np.sin(heading)], axis=1) * speed[:, None],
             angle0=rng.uniform(0, 2 * np.pi, size=count),
             spin=rng.uniform(-MAX_SPIN, MAX_SPIN, size=count),
-            colour=pick_colours(rng, count, self._background_base))
+            colour=pick_colours(rng, count, self._background_base),
+            passer=np.zeros(count, bool), entry=np.zeros(count, np.int64))
+        if passers is not None:
+            order = np.argsort(-np.concatenate([objects.radius, passers["radius"]]), kind="stable")
+            objects = _ObjectSet(**{k: np.concatenate([getattr(objects, k), passers[k]])[order]
+                                    for k in objects.__dataclass_fields__})   # still largest first
         if len(self._epochs) > 4:
             self._epochs.clear()
         self._epochs[epoch] = objects
         return objects
+
+    def _passers(self, epoch: int, short: int) -> dict:
+        """This epoch's passers (own random stream: the bouncing objects stay as they were)."""
+        rng = np.random.default_rng([self.seed, epoch, 0x9A55])
+        motion = passer_parameters(rng, self.width, self.height, lambda n: short * np.exp(
+            rng.uniform(*np.log(SIZE_RANGE), size=n)) / 2)
+        count = len(motion["radius"])
+        return {"class_id": rng.integers(0, len(CLASS_NAMES), size=count).astype(np.int32),
+                "radius": motion["radius"], "start": motion["start"], "velocity": motion["velocity"],
+                "angle0": rng.uniform(0, 2 * np.pi, size=count),
+                "spin": rng.uniform(-MAX_SPIN, MAX_SPIN, size=count),
+                "colour": pick_colours(rng, count, self._background_base),
+                "passer": np.ones(count, bool), "entry": motion["entry"]}
 
     def _layout(self, frame_id: int):
         """The frame's object set and each object's fixed-point contours, in drawing order."""
@@ -117,6 +142,9 @@ class SyntheticScene:
         low = margin
         high = np.array([self.width, self.height]) - margin
         centre = _bounce(objects.start + objects.velocity * t, low, high)
+        crossing = passer_centres(objects.start, objects.velocity, objects.entry, t,
+                                  far=4 * (self.width + self.height))
+        centre = np.where(objects.passer[:, None], crossing, centre)
         angle = objects.angle0 + objects.spin * t
         contours = [shape_points(int(c), x, y, r, a) for c, (x, y), r, a
                     in zip(objects.class_id, centre, objects.radius, angle)]
@@ -200,13 +228,17 @@ class SyntheticSource(Source):
     live = False
 
     def __init__(self, seed: int = 0, width: int = 640, height: int = 480, fps: float = 30.0,
-                 max_frames: int | None = None, realtime: bool = False) -> None:
+                 max_frames: int | None = None, realtime: bool = False, frame_step: int = 1,
+                 passers: bool = False) -> None:
         super().__init__()
+        if frame_step < 1:
+            raise ValueError(f"SyntheticSource: frame_step must be >= 1, got {frame_step}")
+        self.frame_step = int(frame_step)     # > 1: frames in between are skipped, as a busy hop drops them
         if fps <= 0:
             raise ValueError(f"SyntheticSource: fps must be > 0, got {fps}")
         if max_frames is not None and max_frames < 0:
             raise ValueError(f"SyntheticSource: max_frames must be >= 0 or None, got {max_frames}")
-        self.scene = SyntheticScene(seed=seed, width=width, height=height)
+        self.scene = SyntheticScene(seed=seed, width=width, height=height, passers=passers)
         self.fps = float(fps)
         self.frame_shape = (int(height), int(width))
         self.max_frames = max_frames
@@ -226,7 +258,9 @@ class SyntheticSource(Source):
         if out is not None and (out.shape != (*self.frame_shape, 3) or out.dtype != np.uint8):
             out = None
         acquired = time.time()                  # the camera "exposes" now; rendering is capture work
-        return self._emit(self.scene.render(frame_id, out), capture_ts=acquired)
+        frame = self._emit(self.scene.render(frame_id, out), capture_ts=acquired)
+        self._next_id += self.frame_step - 1
+        return frame
 
     def _wait_until_due(self, frame_id: int) -> None:
         now = time.perf_counter()

@@ -11,6 +11,7 @@ import importlib
 from engines.detect import Thresholds
 from engines.detectors import from_card
 from pipeline.stage import Stage, StageSpec
+from pipeline.tracking.factory import make_tracking
 
 STAGE_CLASSES = {
     "capture": "pipeline.stages.capture:CaptureStage",
@@ -49,6 +50,7 @@ def stage_arguments(spec: StageSpec) -> dict:
         return {"card": card, "engine": engine_options(eng), "batch_wait_s": eng["batch_wait_ms"] / 1e3}
     if spec.kind == "postprocess":
         return {"card": card, "thresholds": thresholds(cfg["model"]), "family": cfg["model"]["name"],
+                "tracking": make_tracking(cfg),
                 "branch_cfg": cfg["branch"] if opts.get("branch_endpoint") else None,
                 "branch_endpoint": opts.get("branch_endpoint")}
     if spec.kind == "branch":

@@ -14,16 +14,19 @@ from engines.detectors import from_card
 from pipeline.branch import BranchPolicy
 from pipeline.messages import Envelope
 from pipeline.stage import Stage, StageIO
+from pipeline.tracking.bank import NoTracking
 from pipeline.transport import Endpoint, Sender, make_socket
 
 
 class PostprocessStage(Stage):
     def __init__(self, name: str, *, card: dict, thresholds: Thresholds, family: str,
-                 branch_cfg: dict | None = None, branch_endpoint: str | None = None) -> None:
-        """``family``: the model name published (e.g. maskrcnn, not maskrcnn_tiny)."""
+                 tracking=None, branch_cfg: dict | None = None, branch_endpoint: str | None = None) -> None:
+        """``family``: the model name published (e.g. maskrcnn, not maskrcnn_tiny); ``tracking``:
+        a TrackingBank (pipeline/tracking) that adds track ids, one for every stream, or None."""
         super().__init__(name)
         self.detector = from_card(card)
         self.thresholds, self.family = thresholds, family
+        self.tracking = tracking or NoTracking()
         self.branch_cfg, self.branch_endpoint = branch_cfg, branch_endpoint
         self.branch = None
 
@@ -39,8 +42,9 @@ class PostprocessStage(Stage):
         out = env.forward()
         if "frame" in env.arrays:
             out.arrays["frame"] = env.arrays["frame"]
-        out.detections = finish(self.detector, outputs, 0, env.letterbox, env.height, env.width,
-                                self.thresholds)
+        dets = finish(self.detector, outputs, 0, env.letterbox, env.height, env.width, self.thresholds)
+        dets.track_id = self.tracking.track(env, dets)        # adds ids; the detections stay as they are
+        out.detections = dets
         out.meta["model"] = self.family
         if self.branch is not None:
             self.branch.offer(out)

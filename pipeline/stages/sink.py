@@ -67,8 +67,11 @@ class SinkStage(Stage):
         message = to_public(env, t_in)
         for plugin in self.plugins:
             message = plugin.on_frame(message, frame)
+        events = message.pop("events", [])          # analytics plugins' events: their own topic
         for writer in self.writers:
             writer.write(message, frame)
+        for event in events:
+            self.writers[0].write(event, topic=f"{env.stream}/events")
         t_out = time.time()
         self.seen[env.stream] = self.seen.get(env.stream, 0) + 1
         if self.seen[env.stream] > self.warmup:

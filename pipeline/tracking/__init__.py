@@ -1,0 +1,1 @@
+"""Multi-object tracking per stream (pipeline/tracking/base.py: the interface)."""

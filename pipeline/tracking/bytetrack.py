@@ -1,0 +1,142 @@
+"""ByteTrack (Zhang et al., 2022): two-stage association of high- and low-score detections.
+
+1. Confirmed tracks (tracked and recently lost), predicted by a Kalman filter
+   over the real frame gap, are matched to high-score detections by IoU
+   (Hungarian assignment, scipy's ``linear_sum_assignment``).
+2. Confirmed tracks still unmatched are matched to low-score detections, which
+   keeps an object whose score dipped under occlusion on its track.
+A lost track also matches where it was last seen (the larger of the two IoUs),
+so an object that stopped or bounced while hidden gets its id back.
+3. Tentative tracks (seen once) are matched to the remaining high-score
+   detections; a match confirms them and gives them an id.
+Unmatched high-score detections start tentative tracks; tracks unseen for
+more than ``max_lost_frames`` frames (by frame id, so drops count) are dropped.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from engines.core.detections import Detections
+from pipeline.tracking import kalman
+from pipeline.tracking.base import UNCONFIRMED, IdSource, box_iou, counter
+
+TENTATIVE, TRACKED, LOST = 0, 1, 2
+
+
+def assign(iou: np.ndarray, rows: np.ndarray, cols: np.ndarray, min_iou: float):
+    """Optimal pairs (row, col) of ``iou[rows][:, cols]`` with IoU >= min_iou."""
+    if len(rows) == 0 or len(cols) == 0:
+        return np.zeros(0, int), np.zeros(0, int)
+    sub = iou[np.ix_(rows, cols)]
+    r, c = linear_sum_assignment(-sub)
+    keep = sub[r, c] >= min_iou
+    return rows[r[keep]], cols[c[keep]]
+
+
+class ByteTrack:
+    def __init__(self, high_threshold: float = 0.4, low_threshold: float = 0.1,
+                 new_track_threshold: float = 0.6, match_iou: float = 0.2,
+                 low_match_iou: float = 0.5, tentative_match_iou: float = 0.3,
+                 max_lost_frames: int = 60, min_hits: int = 2, class_mismatch_factor: float = 0.5,
+                 next_id: IdSource | None = None) -> None:
+        self.high, self.low, self.new = high_threshold, low_threshold, new_track_threshold
+        self.match_iou, self.low_match_iou = match_iou, low_match_iou
+        self.tentative_match_iou = tentative_match_iou
+        self.max_lost_frames, self.min_hits = max_lost_frames, min_hits
+        self.class_mismatch_factor = class_mismatch_factor
+        self.next_id = next_id or counter()
+        self.reset()
+
+    def reset(self) -> None:
+        self.mean, self.cov = np.zeros((0, 8)), np.zeros((0, 8, 8))
+        self.frame = np.zeros(0, np.int64)        # frame the state is predicted to
+        self.last_seen = np.zeros(0, np.int64)
+        self.hits = np.zeros(0, np.int64)
+        self.status = np.zeros(0, np.int8)
+        self.ids = np.zeros(0, np.int64)
+        self.class_id = np.zeros(0, np.int32)
+        self.last_box = np.zeros((0, 4))          # last matched detection, xyxy
+        self.last_frame: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def update(self, dets: Detections, frame_id: int) -> np.ndarray:
+        frame_id = int(frame_id)
+        if self.last_frame is not None and frame_id <= self.last_frame:
+            self.reset()                         # the stream went back in time: a new sequence
+        self.last_frame = frame_id
+        self._keep(frame_id - self.last_seen <= self.max_lost_frames)   # unseen too long, by frame id
+        self._predict(frame_id)
+        iou = box_iou(kalman.cxcywh_to_xyxy(self.mean), dets.xyxy)
+        lost = np.flatnonzero(self.status == LOST)      # also where it was last seen: it may have stopped or turned
+        iou[lost] = np.maximum(iou[lost], box_iou(self.last_box[lost], dets.xyxy))
+        if self.class_mismatch_factor != 1:     # a box of another class is a worse match (0: never)
+            other = self.class_id[:, None] != dets.class_id[None, :]
+            iou = np.where(other, iou * self.class_mismatch_factor, iou)
+        score = dets.score
+        high = np.flatnonzero(score >= self.high)
+        low = np.flatnonzero((score >= self.low) & (score < self.high))
+        t1, d1 = assign(iou, np.flatnonzero(self.status != TENTATIVE), high, self.match_iou)
+        tracked = np.setdiff1d(np.flatnonzero(self.status != TENTATIVE), t1)
+        t2, d2 = assign(iou, tracked, low, self.low_match_iou)
+        high_left = np.setdiff1d(high, d1)
+        t3, d3 = assign(iou, np.flatnonzero(self.status == TENTATIVE), high_left, self.tentative_match_iou)
+        tracks, det_index = np.concatenate([t1, t2, t3]), np.concatenate([d1, d2, d3])
+        self._correct(tracks, dets, det_index, frame_id)
+        ids = np.full(len(dets), UNCONFIRMED, np.int64)
+        ids[det_index] = self.ids[tracks]
+        self._age(tracks, frame_id)
+        self._start(dets, np.setdiff1d(high_left, d3), frame_id, ids)
+        return ids
+
+    def _predict(self, frame_id: int) -> None:
+        lost = self.status == LOST
+        self.mean[lost, 6:8] = 0.0               # a lost box keeps its size
+        self.mean, self.cov = kalman.predict(self.mean, self.cov, np.maximum(frame_id - self.frame, 0))
+        self.frame[:] = frame_id
+
+    def _correct(self, tracks: np.ndarray, dets: Detections, det_index: np.ndarray, frame_id: int) -> None:
+        measured = kalman.xyxy_to_cxcywh(dets.xyxy[det_index])
+        self.mean[tracks], self.cov[tracks] = kalman.update(self.mean[tracks], self.cov[tracks], measured)
+        self.hits[tracks] += 1
+        self.last_seen[tracks] = frame_id
+        self.class_id[tracks] = dets.class_id[det_index]
+        self.last_box[tracks] = dets.xyxy[det_index]
+        confirm = tracks[(self.status[tracks] == TENTATIVE) & (self.hits[tracks] >= self.min_hits)]
+        for t in confirm:
+            self.ids[t] = self.next_id()
+        self.status[tracks] = np.where(self.ids[tracks] == UNCONFIRMED, TENTATIVE, TRACKED)
+
+    def _age(self, matched: np.ndarray, frame_id: int) -> None:
+        """Unmatched tracked -> lost; unmatched tentative and long-lost tracks are dropped."""
+        unmatched = np.ones(len(self), bool)
+        unmatched[matched] = False
+        self.status[unmatched & (self.status == TRACKED)] = LOST
+        drop = unmatched & (self.status == TENTATIVE)
+        drop |= (self.status == LOST) & (frame_id - self.last_seen > self.max_lost_frames)
+        self._keep(~drop)
+
+    def _keep(self, keep: np.ndarray) -> None:
+        for name in ("mean", "cov", "frame", "last_seen", "hits", "status", "ids", "class_id", "last_box"):
+            setattr(self, name, getattr(self, name)[keep])
+
+    def _start(self, dets: Detections, new: np.ndarray, frame_id: int, ids: np.ndarray) -> None:
+        new = new[dets.score[new] >= self.new]
+        if len(new) == 0:
+            return
+        mean, cov = kalman.initiate(kalman.xyxy_to_cxcywh(dets.xyxy[new]))
+        new_ids = np.full(len(new), UNCONFIRMED, np.int64)
+        if self.min_hits <= 1:
+            new_ids = np.array([self.next_id() for _ in new], np.int64)
+            ids[new] = new_ids
+        self.mean, self.cov = np.concatenate([self.mean, mean]), np.concatenate([self.cov, cov])
+        self.frame = np.concatenate([self.frame, np.full(len(new), frame_id)])
+        self.last_seen = np.concatenate([self.last_seen, np.full(len(new), frame_id)])
+        self.hits = np.concatenate([self.hits, np.ones(len(new), np.int64)])
+        status = TRACKED if self.min_hits <= 1 else TENTATIVE
+        self.status = np.concatenate([self.status, np.full(len(new), status, np.int8)])
+        self.ids = np.concatenate([self.ids, new_ids])
+        self.class_id = np.concatenate([self.class_id, dets.class_id[new]])
+        self.last_box = np.concatenate([self.last_box, dets.xyxy[new].astype(np.float64)])
