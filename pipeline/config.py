@@ -84,6 +84,13 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "low_confidence": (OPT_NUM, None, None),     # a fast-path detection scored below this triggers it
         "request_endpoint": (OPT_STR, None, None),   # subscribers PUSH a stream name: its next frame goes
     },
+    "api": {                                         # the HTTP control API (docs: README, pipeline/api/)
+        "enabled": (bool, True, None),               # run_pipeline.py run serves it unless --no-api
+        "host": (str, "127.0.0.1", None),            # beyond loopback: transport.allow_remote and token
+        "port": (int, 8780, None),
+        "token": (OPT_STR, None, None),              # bearer token checked on every request
+        "preview_fps": (ANY_NUMBER, 10, None),       # MJPEG preview rate (pipeline/api/preview.py)
+    },
     "supervisor": {
         "max_restarts": (int, 5, None),
         "stop_timeout_s": (ANY_NUMBER, 5.0, None),
@@ -115,11 +122,14 @@ def validate(raw: Any, origin: str = "<config>") -> dict:
         raise ConfigError(f"{origin}: expected a mapping of sections at the top level")
     cfg = defaults()
     cfg["plugins"] = _plugins(raw.get("plugins", []), origin)
+    from pipeline.source_list import check_sources
+    cfg["sources"] = check_sources(raw.get("sources") or [], origin)
     for section, values in raw.items():
-        if section == "plugins":
+        if section in ("plugins", "sources"):
             continue
         if section not in SCHEMA:
-            raise ConfigError(f"{origin}: unknown section {section!r} (expected one of: {', '.join(SCHEMA)}, plugins)")
+            raise ConfigError(f"{origin}: unknown section {section!r} "
+                              f"(expected one of: {', '.join(SCHEMA)}, plugins, sources)")
         if not isinstance(values, dict):
             raise ConfigError(f"{origin}: {section}: expected a mapping, got {type(values).__name__}")
         for key, value in values.items():
@@ -177,6 +187,22 @@ def _check_semantics(origin: str, cfg: dict) -> None:
             Endpoint.parse(cfg["branch"]["request_endpoint"]).check_bind(cfg["transport"]["allow_remote"])
     except EndpointError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
+    from pipeline.source_list import check_sources_semantics
+    check_sources_semantics(origin, cfg)
+    _check_api(origin, cfg)
+
+
+def _check_api(origin: str, cfg: dict) -> None:
+    api = cfg["api"]
+    if not 0 < api["port"] < 65536:
+        raise ConfigError(f"{origin}: api.port: expected 1-65535, got {api['port']!r}")
+    if api["preview_fps"] <= 0:
+        raise ConfigError(f"{origin}: api.preview_fps: expected a positive number, got {api['preview_fps']!r}")
+    if Endpoint(api["host"], "tcp", host=api["host"]).is_local or not api["enabled"]:
+        return
+    if not (cfg["transport"]["allow_remote"] and api["token"]):
+        raise ConfigError(f"{origin}: api.host {api['host']}: serving the API beyond loopback needs "
+                          "transport.allow_remote: true and an api.token")
 
 
 def load(path: str | Path | None) -> dict:
@@ -198,6 +224,9 @@ def override(cfg: dict, overrides: dict[str, Any], origin: str = "command line")
     merged = copy.deepcopy(cfg)
     for dotted, value in overrides.items():
         if value is None:
+            continue
+        if "." not in dotted:      # a whole top-level entry, e.g. "sources"
+            merged[dotted] = value
             continue
         section, key = dotted.split(".", 1)
         merged[section][key] = value

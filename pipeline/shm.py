@@ -194,6 +194,12 @@ class RingCache:
             raise StaleSlot(f"{ref.ring} slot {ref.slot} no longer holds seq {ref.seq}")
         return ring.view(ref.slot, ref.offset, ref.shape, ref.dtype)
 
+    def forget(self, name: str) -> None:
+        """Detach from a ring whose producer is gone for good (its stream was removed)."""
+        ring = self._rings.pop(name, None)
+        if ring is not None:
+            ring.close()
+
     def close(self) -> None:
         for ring in self._rings.values():
             ring.close()

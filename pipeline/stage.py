@@ -117,8 +117,13 @@ class StageIO:
     # -- counters ---------------------------------------------------------
     def counts(self) -> dict[str, int]:
         r, s = self.receiver, self.sender
+        by_stream: dict[str, int] = {}
+        for side in (r, s):
+            for stream, n in (side.dropped_by_stream if side else {}).items():
+                by_stream[stream] = by_stream.get(stream, 0) + n
         return {"dropped": (r.dropped if r else 0) + (s.dropped if s else 0),
-                "malformed": r.malformed if r else 0, "stale": self.stale, "failed": self.failed}
+                "malformed": r.malformed if r else 0, "stale": self.stale, "failed": self.failed,
+                "dropped_by_stream": by_stream}
 
     def close(self, flush: bool = False) -> None:
         """Close sockets and rings; ``flush`` (a normal end) lets queued messages leave first."""
@@ -135,11 +140,14 @@ class Stage:
     """Override setup/process/close; ``run`` is the shared loop (capture overrides it)."""
     max_batch = 1
     batch_wait_s = 0.0
+    control = None              # a telemetry.ControlListener when the supervisor has a control channel
 
     def __init__(self, spec: StageSpec) -> None:
         self.spec, self.name = spec, spec.name
         self.stopping = False   # set by SIGTERM/SIGINT
         self.finished = False   # set by a stage that has seen the end of every stream
+        names = spec.options.get("stream_names")
+        self.streams: set[str] | None = set(names) if names is not None else None   # frames of others: dropped
 
     def setup(self, io: StageIO) -> None:
         self.io = io
@@ -156,21 +164,41 @@ class Stage:
     def close(self) -> None:
         pass
 
+    def on_control(self, message: dict) -> None:
+        """A supervisor message; ``streams`` names the run's streams now (checked: a list of strings)."""
+        names = message.get("names")
+        if message["kind"] != "streams" or not isinstance(names, list) \
+                or not all(isinstance(n, str) for n in names):
+            return
+        for gone in (self.streams or set()) - set(names):
+            self.io.rings.forget(f"{self.spec.run_prefix}-capture.{gone}")   # its capture ring is unlinked
+        self.streams = set(names)
+
     def run(self) -> None:
-        io = self.io
         while not (self.stopping or self.finished):
-            envs = self._gather()
-            for env in io.receiver.take_discarded():
+            self.run_once()
+
+    def run_once(self) -> None:
+        """One turn of the loop: what arrived within 100 ms (batched), processed and sent on."""
+        io = self.io
+        envs = self._gather()
+        for env in io.receiver.take_discarded():
+            io.release(env)
+        for message in self.control.poll() if self.control is not None else []:
+            self.on_control(message)
+        frames = [e for e in envs if e.kind != EOS]
+        if self.streams is not None:      # a stream removed at runtime: nothing of it goes on
+            for env in (e for e in frames if e.stream not in self.streams):
                 io.release(env)
-            frames = [e for e in envs if e.kind != EOS]
-            if frames:
-                self._handle(frames)
-            for env in envs:
-                if env.kind == EOS:
-                    env.meta.setdefault("counts", {})[self.name] = io.counts()   # final counters ride on EOS
-                    out = self.on_eos(env)
-                    if out is not None and io.sender is not None:
-                        io.sender.send(out, lambda: self.stopping)
+            frames = [e for e in frames if e.stream in self.streams]
+        if frames:
+            self._handle(frames)
+        for env in envs:
+            if env.kind == EOS:
+                env.meta.setdefault("counts", {})[self.name] = io.counts()   # final counters ride on EOS
+                out = self.on_eos(env)
+                if out is not None and io.sender is not None:
+                    io.sender.send(out, lambda: self.stopping)
 
     def _gather(self) -> list[Envelope]:
         envs = self.io.receiver.recv(timeout_ms=100)

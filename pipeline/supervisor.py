@@ -19,8 +19,10 @@ import time
 from pathlib import Path
 
 from pipeline.shm import remove_orphan_segments, remove_run_segments
+from pipeline.source_list import stream_sources
 from pipeline.sources.factory import is_live
 from pipeline.stage import StageSpec
+from pipeline.telemetry import control_endpoint, telemetry_endpoint
 from pipeline.stages.gpu_preprocess import gpu_preprocess_wanted
 from pipeline.worker import EXIT_USER_ERROR, stage_main
 
@@ -45,12 +47,29 @@ class PipelineError(RuntimeError):
     """The run cannot go on; the message is one line for the user."""
 
 
-def hop_policy(cfg: dict) -> str:
+def stream_policy(cfg: dict, entry: dict) -> str:
+    """A stream's own policy: the configured one, else latest for a live source, wait for the others."""
     policy = cfg["transport"]["policy"]
     if policy != "auto":
         return policy
-    live = cfg["source"]["live"]
-    return "latest" if (live if live is not None else is_live(cfg["source"]["uri"])) else "wait"
+    live = entry["live"]
+    return "latest" if (live if live is not None else is_live(entry["uri"])) else "wait"
+
+
+def hop_policy(cfg: dict) -> str:
+    """The shared hops' policy: newest frame wins as soon as one stream is live."""
+    policies = {stream_policy(cfg, entry) for entry in stream_sources(cfg)}
+    return "latest" if "latest" in policies else "wait"
+
+
+def capture_spec(cfg: dict, entry: dict, run_dir: Path, prefix: str) -> StageSpec:
+    """The capture stage of one stream. A file keeps its no-drop policy on its own hop."""
+    t = cfg["transport"]
+    return StageSpec(f"capture.{entry['name']}", "capture", None, stage_endpoints(cfg, run_dir)["preprocess"],
+                     policy=stream_policy(cfg, entry), hwm=t["hwm"], run_prefix=prefix, nslots=t["slots"],
+                     allow_remote=t["allow_remote"], config=cfg,
+                     options={"stream": entry["name"], "source": entry, "telemetry": telemetry_endpoint(run_dir),
+                              "id_file": str(run_dir / f"{entry['name']}.frame_id")})
 
 
 def stage_endpoints(cfg: dict, run_dir: Path) -> dict[str, str]:
@@ -68,11 +87,11 @@ def stage_endpoints(cfg: dict, run_dir: Path) -> dict[str, str]:
 
 def build_specs(cfg: dict, run_dir: Path, prefix: str) -> list[StageSpec]:
     eps, policy, t = stage_endpoints(cfg, run_dir), hop_policy(cfg), cfg["transport"]
-    streams = cfg["source"]["streams"]
+    sources = stream_sources(cfg)
+    streams = len(sources)
     common = dict(policy=policy, hwm=t["hwm"], run_prefix=prefix, nslots=t["slots"],
                   allow_remote=t["allow_remote"], config=cfg)
-    specs = [StageSpec(f"capture.cam{i}", "capture", None, eps["preprocess"],
-                       options={"stream": f"cam{i}", "index": i}, **common) for i in range(streams)]
+    specs = [capture_spec(cfg, entry, run_dir, prefix) for entry in sources]
     outputs = dict(zip(CHAIN, CHAIN[1:] + (None,)))
     for stage in CHAIN:
         out = eps[outputs[stage]] if outputs[stage] else None
@@ -85,12 +104,20 @@ def build_specs(cfg: dict, run_dir: Path, prefix: str) -> list[StageSpec]:
         specs[-2].options["branch_endpoint"] = eps["branch"]
         specs.append(StageSpec("branch", "branch", eps["branch"], eps["sink"],
                                **dict(common, policy="latest")))
+    for spec in specs[streams:]:
+        spec.options.update(stream_names=[e["name"] for e in sources], control=control_endpoint(run_dir))
+    specs[-1 - branch].options["telemetry"] = telemetry_endpoint(run_dir)
     return specs
 
 
 class Supervisor:
-    def __init__(self, cfg: dict, log_level: str = "INFO", warmup_frames: int = 0) -> None:
+    def __init__(self, cfg: dict, log_level: str = "INFO", warmup_frames: int = 0,
+                 api: bool = False, api_required: bool = True, api_routes: list = ()) -> None:
+        """``api``: serve the HTTP API (cfg["api"]); ``api_required``: a port in use is an error,
+        else a warning; ``api_routes``: more Starlette routes for the same app."""
+        from pipeline.stream_manager import StreamManager
         self.cfg, self.log_level = cfg, log_level
+        self.api, self.api_required, self.api_routes = api, api_required, list(api_routes)
         remove_orphan_run_dirs()
         self.run_dir = Path(tempfile.mkdtemp(prefix=f"streamdet-{os.getpid()}-"))
         self.prefix = f"streamdet-{os.getpid()}-{secrets.token_hex(3)}"
@@ -104,6 +131,23 @@ class Supervisor:
         self.stop_reason: str | None = None
         self.summary: dict = {}
         self._mp = mp.get_context("spawn")
+        self.streams = StreamManager(self, stream_sources(cfg))
+
+    def downstream_names(self) -> list[str]:
+        return [n for n in self.specs if self.specs[n].kind != "capture"]
+
+    def snapshot(self) -> dict:
+        """Streams, stages, histograms and run info (shape: README, "Streams and the HTTP API")."""
+        return self.streams.snapshot()
+
+    def _start_api(self) -> None:
+        api = self.cfg["api"]
+        try:
+            self.streams.start_api(api["host"], api["port"], api["token"], self.api_routes)
+        except OSError as exc:
+            if self.api_required:
+                raise PipelineError(str(exc)) from None
+            log.warning("%s; running without it", exc)
 
     # -- life cycle -------------------------------------------------------
     def run(self, timeout_s: float | None = None) -> dict:
@@ -114,7 +158,10 @@ class Supervisor:
         if orphans:
             log.warning("removed %d shared-memory segments left by a killed run", len(orphans))
         try:
-            downstream = [n for n in self.specs if self.specs[n].kind != "capture"]
+            self.streams.open()
+            if self.api:
+                self._start_api()
+            downstream = self.downstream_names()
             for name in reversed(downstream):            # sink first: downstream sockets bind first
                 self._spawn(name)
             if self._wait_ready(downstream, timeout_s):  # frames flow only once models are loaded
@@ -150,7 +197,7 @@ class Supervisor:
             for name in names:
                 if not self.procs[name].is_alive():
                     self._on_exit(name, self.procs[name].exitcode)
-            time.sleep(0.05)
+            self.streams.tick(50, commands=False)
         return False
 
     def _watch(self, timeout_s: float | None) -> None:
@@ -164,10 +211,13 @@ class Supervisor:
                     self._on_exit(name, proc.exitcode)
             if "sink" in self.finished:
                 return
-            time.sleep(0.05)
+            self.streams.tick(50)
 
     def _on_exit(self, name: str, code: int | None) -> None:
         if self.stop_reason is not None:
+            return
+        if self.specs[name].kind == "capture":     # each stream on its own: retried, restarted alone
+            self.streams.on_capture_exit(name, code, EXIT_USER_ERROR)
             return
         if code == 0:
             self.finished.add(name)
@@ -176,7 +226,7 @@ class Supervisor:
             error_file = self.run_dir / f"{name}.error"
             message = error_file.read_text() if error_file.exists() else f"{name} failed"
             raise PipelineError(message)
-        self.restarts[name] += 1
+        self.restarts[name] = self.restarts.get(name, 0) + 1
         if self.restarts[name] > self.cfg["supervisor"]["max_restarts"]:
             raise PipelineError(f"stage {name} died {self.restarts[name]} times "
                                 f"(last exit code {code}); giving up")
@@ -185,6 +235,7 @@ class Supervisor:
 
     def shutdown(self) -> None:
         """SIGTERM every live stage, SIGKILL what is left after the timeout, remove all traces."""
+        self.streams.close()
         for name, proc in self.procs.items():
             if not proc.is_alive():
                 continue

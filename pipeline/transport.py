@@ -110,6 +110,7 @@ class Sender:
         self.sock = make_socket(ctx, zmq.PUSH, endpoint, bind=False, hwm=hwm)
         self.sock.setsockopt(zmq.SNDTIMEO, send_timeout_ms)
         self.dropped = 0
+        self.dropped_by_stream: dict[str, int] = {}
 
     def send(self, env: Envelope, stopping=lambda: False) -> bool:
         frames = encode(env)
@@ -119,6 +120,7 @@ class Sender:
                 return True
             except zmq.Again:
                 self.dropped += 1
+                self.dropped_by_stream[env.stream] = self.dropped_by_stream.get(env.stream, 0) + 1
                 return False
         while True:
             try:
@@ -141,6 +143,7 @@ class Receiver:
         self.endpoint, self.policy = endpoint, policy
         self.sock = make_socket(ctx, zmq.PULL, endpoint, bind=True, hwm=hwm, allow_remote=allow_remote)
         self.dropped = 0       # older frames skipped by the latest policy
+        self.dropped_by_stream: dict[str, int] = {}
         self.malformed = 0     # messages that did not decode
         self._discarded: list[Envelope] = []   # skipped by ``latest``; their slots still need releasing
 
@@ -179,6 +182,7 @@ class Receiver:
                 continue
             if env.stream in newest:
                 self.dropped += 1
+                self.dropped_by_stream[env.stream] = self.dropped_by_stream.get(env.stream, 0) + 1
                 self._discarded.append(newest[env.stream])
             newest[env.stream] = env
         return list(newest.values()) + kept

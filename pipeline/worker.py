@@ -62,6 +62,9 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
     ready = False
     try:
         io = StageIO(spec, ctx)
+        if spec.options.get("control"):
+            from pipeline.telemetry import ControlListener
+            stage.control = ControlListener(ctx, spec.options["control"])
         stage.setup(io)
         Path(run_dir, f"{spec.name}.ready").touch()
         ready = True
@@ -76,12 +79,15 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
             stage.close()
         finally:
             io.close(flush=not stage.stopping)
+            if stage.control is not None:
+                stage.control.close()
             ctx.term()
 
 
 def _close_quietly(stage, io: StageIO | None, ctx: zmq.Context) -> None:
     """After a failed setup: release what exists; a half-built stage must not hide the user error."""
-    for close in (stage.close, getattr(io, "close", None), ctx.term):
+    control = stage.control.close if stage.control is not None else None
+    for close in (stage.close, getattr(io, "close", None), control, ctx.term):
         try:
             if close is not None:
                 close()

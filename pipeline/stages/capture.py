@@ -14,6 +14,7 @@ import numpy as np
 from pipeline.messages import Envelope
 from pipeline.sources.factory import make_source
 from pipeline.stage import Stage, StageIO
+from pipeline.stream_report import CaptureReporter, FrameIdFile
 
 log = logging.getLogger("streamdet.capture")
 
@@ -21,10 +22,17 @@ log = logging.getLogger("streamdet.capture")
 class CaptureStage(Stage):
     def setup(self, io: StageIO) -> None:
         super().setup(io)
-        self.stream = self.spec.options["stream"]
-        self.source = make_source(self.spec.config["source"], self.spec.options.get("index", 0))
+        options = self.spec.options
+        self.stream = options["stream"]
+        self.source = make_source(options.get("source") or self.spec.config["source"], options.get("index", 0))
         self.source.open()
-        self.last_id = -1
+        self.last_id, self.sent, self.last_ts = -1, 0, None
+        self.ids = FrameIdFile(options["id_file"]) if options.get("id_file") else None
+        self.first_id = self.ids.first_id if self.ids else 0   # a restarted capture continues the numbering
+        self.reporter = None
+        if options.get("telemetry"):
+            self.reporter = CaptureReporter(options["telemetry"], self.name, self.stream, self)
+            self.reporter.start()
 
     def run(self) -> None:
         io = self.io
@@ -41,18 +49,24 @@ class CaptureStage(Stage):
                     log.info("%s: frame size changed to %s", self.stream, frame.image.shape)
                     continue   # next alloc uses the new frame_shape
                 arrays["frame"][...] = frame.image
-            env = Envelope(stream=self.stream, frame_id=frame.frame_id, capture_ts=frame.capture_ts,
+            frame_id = frame.frame_id + self.first_id
+            env = Envelope(stream=self.stream, frame_id=frame_id, capture_ts=frame.capture_ts,
                            width=w, height=h, arrays=io.commit(arrays))
             t_out = time.time()
             env.stamp("capture", frame.capture_ts, t_out)   # from acquisition (live: grab) to send: no pacing waits
             env.meta["counts"] = {self.name: self._counts()}
             io.sender.send(env, lambda: self.stopping)
-            self.last_id = frame.frame_id
+            self.last_id, self.last_ts = frame_id, frame.capture_ts
+            self.sent += 1
+            if self.ids is not None:
+                self.ids.write(frame_id)
         if not self.stopping:
             eos = Envelope.eos(self.stream, self.last_id)
             eos.meta["counts"] = {self.name: self._counts()}
             io.sender.send(eos, lambda: self.stopping)
             log.info("%s: end of stream after frame %d", self.stream, self.last_id)
+            if self.reporter is not None:
+                self.reporter.ended = True
         # Stay connected until the supervisor stops the run: a PUSH peer that disconnects while
         # the receiver's queue is full can lose what it had queued (measured here: the last
         # frames and the end-of-stream), whatever LINGER says.
@@ -68,4 +82,9 @@ class CaptureStage(Stage):
         return counts
 
     def close(self) -> None:
-        self.source.close()
+        if getattr(self, "reporter", None) is not None:
+            self.reporter.stop()
+        if getattr(self, "ids", None) is not None:
+            self.ids.close()
+        if hasattr(self, "source"):
+            self.source.close()

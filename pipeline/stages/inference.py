@@ -59,6 +59,7 @@ class InferenceStage(Stage):
                 out.arrays["frame"] = env.arrays["frame"]
             out.meta["engine"] = self.engine_name
             out.meta["batch"] = len(envs)
+            out.meta["device"] = str(self.engine.meta.device)
             outs.append(out)
         return outs
 

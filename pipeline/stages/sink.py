@@ -19,6 +19,7 @@ from pipeline.schema import to_public
 from pipeline.sinks.jsonl import JsonlWriter
 from pipeline.sinks.publisher import Publisher
 from pipeline.sinks.video import VideoWriter
+from pipeline.sink_report import SinkReport
 from pipeline.stage import Stage, StageIO
 from plugins.base import load_plugin
 
@@ -32,6 +33,11 @@ class SinkStage(Stage):
         self.metrics = Metrics()
         self.expected_eos = self.spec.options.get("streams", 1)
         self.eos_seen: set[str] = set()
+        self.report = None
+        if self.spec.options.get("telemetry"):
+            from pipeline.telemetry import TelemetrySender
+            self.report = SinkReport(TelemetrySender(zmq.Context.instance(), self.spec.options["telemetry"],
+                                                     self.name), self.metrics)
         self.writers = [Publisher(zmq.Context.instance(), cfg["publish"]["endpoint"],
                                   cfg["publish"]["encoding"],
                                   allow_remote=cfg["transport"]["allow_remote"])]
@@ -65,6 +71,9 @@ class SinkStage(Stage):
         self.seen[env.stream] = self.seen.get(env.stream, 0) + 1
         if self.seen[env.stream] > self.warmup:
             self.metrics.add(env, t_in, t_out)
+        if self.report is not None:
+            self.report.add(env, t_in, t_out)
+            self.report.maybe_send(self.eos_seen)
         if self.status and t_out >= self._next_status:
             self._next_status = t_out + 1.0
             sys.stderr.write("\r" + self.metrics.status_line() + " ")
@@ -74,9 +83,33 @@ class SinkStage(Stage):
     def on_eos(self, env: Envelope) -> None:
         self.metrics.counts.update(env.meta.get("counts", {}))
         self.eos_seen.add(env.stream)
-        if len(self.eos_seen) >= self.expected_eos:
-            self.finished = True
+        self._check_finished()
+        if self.report is not None:
+            self.report.maybe_send(self.eos_seen, force=True)
         return None
+
+    def _check_finished(self) -> None:
+        """Every stream of the run ended (a set of names once the supervisor sends one)."""
+        if self.streams is None:
+            self.finished = len(self.eos_seen) >= self.expected_eos
+        else:
+            self.finished = bool(self.streams) and self.streams <= self.eos_seen
+
+    def on_control(self, message: dict) -> None:
+        before = set(self.streams or ())
+        super().on_control(message)
+        for gone in before - set(self.streams or ()):
+            if self.report is not None:
+                self.report.forget(gone)
+        if message["kind"] == "streams" and isinstance(message.get("seq"), int) and self.report is not None:
+            self.report.sender.send("ack", seq=message["seq"])   # the supervisor waits for this on DELETE
+        self._check_finished()
+
+    def run(self) -> None:
+        while not (self.stopping or self.finished):
+            super().run_once()
+            if self.report is not None:
+                self.report.maybe_send(self.eos_seen)
 
     def close(self) -> None:
         for plugin in getattr(self, "plugins", []):
@@ -88,8 +121,12 @@ class SinkStage(Stage):
                 writer.close()
             except Exception as exc:   # one broken file must not lose the summary
                 log.warning("closing %s: %s", type(writer).__name__, exc)
+        if self.report is not None:
+            self.report.maybe_send(self.eos_seen, force=True)
+            self.report.sender.close()
         path = self.spec.options.get("summary_path")
         if path:
             summary = self.metrics.summary()
-            summary["complete"] = len(self.eos_seen) >= self.expected_eos
+            summary["complete"] = (len(self.eos_seen) >= self.expected_eos if self.streams is None
+                                   else self.streams <= self.eos_seen)
             Path(path).write_text(json.dumps(summary))
