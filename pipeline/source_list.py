@@ -18,7 +18,7 @@ from typing import Any
 from pipeline.config import SCHEMA, ConfigError, _type_names
 
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
-PER_SOURCE_KEYS = tuple(k for k in SCHEMA["source"] if k != "streams")
+PER_SOURCE_KEYS = tuple(k for k in SCHEMA["source"] if k not in ("streams", "uri"))
 ENTRY_KEYS = ("name", "uri") + PER_SOURCE_KEYS
 POSITIVE_KEYS = ("width", "height", "fps", "stall_timeout_s")
 

@@ -177,6 +177,7 @@ class StreamManager:
         return self._call(self._remove, name)
 
     def _add(self, body: dict) -> dict:
+        from pipeline.sources.base import SourceError
         from pipeline.sources.factory import make_source
         from pipeline.supervisor import capture_spec
         names = self.table.names()
@@ -187,7 +188,7 @@ class StreamManager:
             if entry["name"] in names:
                 raise StreamRequestError(409, f"stream {entry['name']!r} exists")
             make_source(entry)            # a bad URI or a missing file: 400 now, no process started
-        except (ConfigError, ValueError, OSError) as exc:
+        except (ConfigError, SourceError, ValueError, OSError) as exc:
             raise StreamRequestError(400, str(exc).splitlines()[0]) from None
         name = f"capture.{entry['name']}"
         Path(self.sup.run_dir, f"{entry['name']}.frame_id").unlink(missing_ok=True)
