@@ -54,10 +54,11 @@ class StageIO:
         self.local_output = (self.sender is not None and self.sender.endpoint.is_local
                              and spec.config.get("transport", {}).get("shared_memory", "auto") != "never")
         self.rings = RingCache()
-        self._ring: SlotRing | None = None
+        self._rings: dict[str | None, SlotRing] = {}   # one ring per stream written (None: not per stream)
+        self._seqs: dict[str | None, int] = {}
         self._writer: SlotWriter | None = None
-        self._seq = 0
         self.blocked_s = 0.0  # time alloc() waited for a free slot downstream (queueing, not work)
+        self.wait_streams: set[str] = set()   # streams whose frames must not be overwritten (policy wait)
         self.stale = 0      # frames whose slot was overwritten before we were done
         self.failed = 0     # frames whose processing raised
 
@@ -79,26 +80,32 @@ class StageIO:
                     pass   # producer restarted and its old ring is gone
 
     # -- writing ----------------------------------------------------------
-    def alloc(self, shapes: dict[str, tuple], stopping=lambda: False) -> dict[str, np.ndarray] | None:
+    def alloc(self, shapes: dict[str, tuple], stopping=lambda: False,
+              stream: str | None = None) -> dict[str, np.ndarray] | None:
         """Writable arrays for the next message: ring views on a local hop, plain arrays otherwise.
 
+        With ``stream`` the slots come from that stream's own ring, so under the
+        newest-frame policy a fast stream cannot overwrite a slow one's frames.
         Returns None if a stop was requested while waiting for a free slot.
         """
         if not self.local_output:
             return {name: np.empty(shape, dtype) for name, (shape, dtype) in shapes.items()}
         need = sum(int(np.prod(s)) * np.dtype(d).itemsize + 64 for s, d in shapes.values())
-        if self._ring is None or self._ring.slot_size < need:
-            self._new_ring(need)
+        ring = self._rings.get(stream)
+        if ring is None or ring.slot_size < need:
+            ring = self._new_ring(need, stream)
+        seq = self._seqs.get(stream, 0)
         started = time.monotonic()
         while True:
-            slot = self._ring.reserve(self._seq, wait=self.spec.policy == "wait", timeout_s=0.2)
+            slot = ring.reserve(seq, wait=self.spec.policy == "wait" or stream in self.wait_streams,
+                                timeout_s=0.2)
             if slot is not None:
                 break
             if stopping():
                 return None
         self.blocked_s += time.monotonic() - started
-        self._writer = SlotWriter(self._ring, self._seq, slot)
-        self._seq += 1
+        self._writer = SlotWriter(ring, seq, slot)
+        self._seqs[stream] = seq + 1
         return {name: self._writer.array(name, shape, dtype) for name, (shape, dtype) in shapes.items()}
 
     def commit(self, arrays: dict[str, np.ndarray]) -> dict:
@@ -108,11 +115,18 @@ class StageIO:
         refs, self._writer = self._writer.commit(), None
         return refs
 
-    def _new_ring(self, need: int) -> None:
-        if self._ring is not None:
-            self._ring.close(unlink=True)
-        name = f"{self.spec.run_prefix}-{self.spec.name}"
-        self._ring = SlotRing.create(name, self.spec.nslots, need)
+    def _new_ring(self, need: int, stream: str | None) -> SlotRing:
+        self.drop_stream(stream)
+        name = f"{self.spec.run_prefix}-{self.spec.name}" + (f".{stream}" if stream is not None else "")
+        ring = self._rings[stream] = SlotRing.create(name, self.spec.nslots, need)
+        self._seqs[stream] = 0
+        return ring
+
+    def drop_stream(self, stream: str | None) -> None:
+        """Unlink the ring this stage writes for ``stream`` (a stream removed at runtime)."""
+        ring = self._rings.pop(stream, None)
+        if ring is not None:
+            ring.close(unlink=True)
 
     # -- counters ---------------------------------------------------------
     def counts(self) -> dict[str, int]:
@@ -132,8 +146,8 @@ class StageIO:
         if self.receiver is not None:
             self.receiver.close()
         self.rings.close()
-        if self._ring is not None:
-            self._ring.close(unlink=True)
+        for stream in list(self._rings):
+            self.drop_stream(stream)
 
 
 class Stage:
@@ -171,7 +185,8 @@ class Stage:
                 or not all(isinstance(n, str) for n in names):
             return
         for gone in (self.streams or set()) - set(names):
-            self.io.rings.forget(f"{self.spec.run_prefix}-capture.{gone}")   # its capture ring is unlinked
+            self.io.rings.forget_stream(self.spec.run_prefix, gone)   # rings of it upstream are unlinked
+            self.io.drop_stream(gone)
         self.streams = set(names)
 
     def run(self) -> None:
@@ -214,6 +229,7 @@ class Stage:
 
     def _handle(self, frames: list[Envelope]) -> None:
         io = self.io
+        io.wait_streams.update(e.stream for e in frames if e.meta.get("policy") == "wait")
         io.blocked_s = 0.0
         t_in = time.time()
         try:

@@ -101,6 +101,15 @@ def make_socket(ctx: zmq.Context, kind: int, endpoint: Endpoint, *, bind: bool, 
     return sock
 
 
+def envelope_policy(env: Envelope, hop_policy: str) -> str:
+    """A stream's own policy (``meta["policy"]``, set by its capture) over the hop's.
+
+    So a file in a pipeline with live cameras keeps every frame while the
+    cameras' frames are newest-wins."""
+    policy = env.meta.get("policy")
+    return policy if policy in POLICIES else hop_policy
+
+
 class Sender:
     """The PUSH side of a hop."""
 
@@ -114,7 +123,7 @@ class Sender:
 
     def send(self, env: Envelope, stopping=lambda: False) -> bool:
         frames = encode(env)
-        if self.policy == "latest" and env.kind != EOS:
+        if envelope_policy(env, self.policy) == "latest" and env.kind != EOS:
             try:
                 self.sock.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
                 return True
@@ -177,7 +186,7 @@ class Receiver:
         newest: dict[str, Envelope] = {}
         kept: list[Envelope] = []
         for env in received:
-            if env.kind == EOS:
+            if env.kind == EOS or envelope_policy(env, self.policy) == "wait":   # a no-drop stream keeps all
                 kept.append(env)
                 continue
             if env.stream in newest:

@@ -55,6 +55,7 @@ class CaptureStage(Stage):
             t_out = time.time()
             env.stamp("capture", frame.capture_ts, t_out)   # from acquisition (live: grab) to send: no pacing waits
             env.meta["counts"] = {self.name: self._counts()}
+            env.meta["policy"] = self.spec.policy      # this stream's own: wait (files) or latest (live)
             io.sender.send(env, lambda: self.stopping)
             self.last_id, self.last_ts = frame_id, frame.capture_ts
             self.sent += 1

@@ -48,7 +48,7 @@ class InferenceStage(Stage):
         outs = []
         for i, env in enumerate(envs):
             shapes = {name: (value.shape[1:], value.dtype) for name, value in outputs.items()}
-            arrays = self.io.alloc(shapes, lambda: self.stopping)
+            arrays = self.io.alloc(shapes, lambda: self.stopping, stream=env.stream)
             if arrays is None:
                 return outs + [None] * (len(envs) - len(outs))
             for name, value in outputs.items():

@@ -32,7 +32,7 @@ class PreprocessStage(Stage):
         frame = self.io.array(env, "frame")
         spec = self.spec_in
         arrays = self.io.alloc({"input": ((3, spec.height, spec.width), np.dtype(spec.dtype))},
-                               lambda: self.stopping)
+                               lambda: self.stopping, stream=env.stream)
         if arrays is None:
             return None
         _, box = letterbox_numpy(frame, spec, out=arrays["input"])
