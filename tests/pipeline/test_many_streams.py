@@ -106,13 +106,14 @@ def server_ready():
 
 
 def test_four_cameras_a_file_and_synthetic_each_on_its_own(server_ready, tmp_path):
-    servers = [rtsp.RtspServer(rtsp.free_port(), tmp_path / f"rtsp{i}.log") for i in range(4)]
+    servers = [rtsp.RtspServer(rtsp.free_port(), tmp_path / f"rtsp{i}.log", size=(160, 120), fps=10)
+               for i in range(4)]
     for server in servers[:3]:
         server.start()          # the fourth is unreachable at start: its stream must be offline, then join
     clip = write_video(tmp_path / "clip.avi", 40, size=(160, 120), fps=10)
     sources = [{"name": f"rtsp{i}", "uri": s.url, "stall_timeout_s": 2.0} for i, s in enumerate(servers)]
     sources += [{"name": "file", "uri": str(clip), "realtime": True, "fps": 10},
-                {"name": "synth", "uri": "synthetic", "realtime": True, "fps": 10, "width": 320, "height": 240}]
+                {"name": "synth", "uri": "synthetic", "realtime": True, "fps": 10, "width": 160, "height": 120}]
     cfg = base_config(sources=sources)
     seen = {}
 
@@ -127,10 +128,10 @@ def test_four_cameras_a_file_and_synthetic_each_on_its_own(server_ready, tmp_pat
         w.wait_for(lambda: api_call(port, "GET", "/streams")[1]["streams"][4]["state"] == "ended", 60,
                    "the file's end")
         t0 = time.time()
-        time.sleep(6)
+        time.sleep(10)
         t1 = time.time()
         servers[1].kill()                                    # one camera dies
-        time.sleep(6)
+        time.sleep(10)
         t2 = time.time()
         seen["outage_window"] = {s: (w.count(s, t0, t1), w.count(s, t1, t2)) for s in cams}
         seen["down_during_outage"] = api_call(port, "GET", "/streams")[1]
@@ -148,7 +149,7 @@ def test_four_cameras_a_file_and_synthetic_each_on_its_own(server_ready, tmp_pat
     assert {seen["states_at_start"][s] for s in ("rtsp0", "rtsp1", "rtsp2", "synth")} == {"live"}
     for stream in ("rtsp0", "rtsp2", "synth"):              # the others keep their rate while rtsp1 is down
         before, during = seen["outage_window"][stream]
-        assert during >= 0.5 * before > 0, (stream, before, during)
+        assert during >= 0.5 * before > 0, (stream, seen["outage_window"])
     assert seen["outage_window"]["rtsp1"][1] < seen["outage_window"]["rtsp1"][0]
     down = {s["name"]: s for s in seen["down_during_outage"]["streams"]}
     assert down["rtsp1"]["state"] in ("reconnecting", "live")  # live only if it came back within the window
