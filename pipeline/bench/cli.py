@@ -104,6 +104,9 @@ def bench(args) -> int:
     elif args.suite == "maskrcnn":
         from pipeline.bench.maskrcnn_bench import bench_maskrcnn
         result = bench_maskrcnn(args, _base_config(args))
+    elif args.rtsp:
+        from pipeline.bench.rtsp_scaling import bench_rtsp
+        result = bench_rtsp(args, _base_config(args))
     elif args.scaling:
         from pipeline.bench.scaling import bench_scaling
         result = bench_scaling(args, _base_config(args))
@@ -113,7 +116,7 @@ def bench(args) -> int:
         plot_bench(result, out / "bench.png")
         print_table(result)
     (out / "bench.json").write_text(json.dumps(result, indent=1))
-    if args.suite != "pipeline" or args.scaling:
+    if args.suite != "pipeline" or args.scaling or args.rtsp:
         print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1))
     print(f"results: {out / 'bench.json'}", file=sys.stderr)
     return 0
