@@ -56,11 +56,11 @@ class CaptureStage(Stage):
             env.stamp("capture", frame.capture_ts, t_out)   # from acquisition (live: grab) to send: no pacing waits
             env.meta["counts"] = {self.name: self._counts()}
             env.meta["policy"] = self.spec.policy      # this stream's own: wait (files) or latest (live)
+            if self.ids is not None:                   # before sending: a kill in between skips an id, never repeats one
+                self.ids.write(frame_id)
             io.sender.send(env, lambda: self.stopping)
             self.last_id, self.last_ts = frame_id, frame.capture_ts
             self.sent += 1
-            if self.ids is not None:
-                self.ids.write(frame_id)
         if not self.stopping:
             eos = Envelope.eos(self.stream, self.last_id)
             eos.meta["counts"] = {self.name: self._counts()}

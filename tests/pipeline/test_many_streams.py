@@ -6,6 +6,8 @@ servers, calls the HTTP API, and stops the run. Rates are compared between
 windows of the same run (relative, not absolute: the machine is shared).
 """
 import json
+import os
+import signal
 import threading
 import time
 import urllib.error
@@ -195,6 +197,10 @@ def test_add_and_remove_streams_through_the_api_while_others_run(tmp_path):
         seen["listing"] = [s["name"] for s in api_call(port, "GET", "/streams")[1]["streams"]]
         seen["unknown"] = api_call(port, "DELETE", "/streams/extra")[0]
         seen["procs"] = sorted(sup.procs)
+        killed = time.time()
+        os.kill(sup.procs["capture.steady"].pid, signal.SIGKILL)     # a crashed capture: restarted alone
+        w.wait_for(lambda: w.count("steady", killed + 0.5) >= 5, 90, "steady after its capture restart")
+        seen["capture_restarts"] = sup.restarts["capture.steady"]
 
     sup, summary, w = run_with_scenario(cfg, scenario)
     print(f"first message of the added stream {seen['first_extra_after_s']:.2f} s after POST")
@@ -206,3 +212,6 @@ def test_add_and_remove_streams_through_the_api_while_others_run(tmp_path):
     assert seen["steady_during"] > 0 and seen["steady_after"] > 0
     assert seen["listing"] == ["steady"] and seen["unknown"] == 404
     assert "capture.extra" not in seen["procs"]
+    assert seen["capture_restarts"] == 1
+    ids = [m["frame_id"] for _, m in w.got if m["stream"] == "steady"]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)      # frame ids go on across the restart
