@@ -21,20 +21,15 @@ import queue
 import threading
 import time
 from concurrent.futures import Future, TimeoutError as FutureTimeout
-from pathlib import Path
 
 import zmq
 
 from pipeline.api.streams import StreamRequestError
-from pipeline.config import ConfigError
-from pipeline.shm import SHM_DIR
-from pipeline.source_list import check_entry, resolve_entry
 from pipeline.stream_table import StreamTable
 from pipeline.telemetry import ControlPublisher, TelemetryReceiver, control_endpoint, telemetry_endpoint
 
 log = logging.getLogger("streamdet.streams")
 BACKOFF_S = (0.5, 10.0)        # offline retries: first delay, longest delay
-REMOVE_TIMEOUT_S = 3.0
 HEARTBEAT_S = 1.0
 
 
@@ -52,7 +47,7 @@ class StreamManager:
         self.seq = 0
         self._next_heartbeat = 0.0
         self._main = threading.current_thread()
-        self._stop_sent: set[str] = set()       # captures asked to stop after their stream ended
+        self.stop_sent: set[str] = set()       # captures asked to stop after their stream ended
         self.ctx = self.telemetry = self.control = self.api = None
 
     # -- life cycle (supervisor thread) ----------------------------------
@@ -82,7 +77,7 @@ class StreamManager:
 
     def tick(self, timeout_ms: int = 50, commands: bool = True) -> None:
         """Read telemetry (waiting up to ``timeout_ms``), run API requests, retry offline streams."""
-        self._drain(timeout_ms)
+        self.drain(timeout_ms)
         self._stop_ended_captures()
         while commands and not self.commands.empty():
             fn, args, future = self.commands.get_nowait()
@@ -93,13 +88,13 @@ class StreamManager:
         for name in self.table.offline_due():
             self._respawn(name)
         if time.monotonic() >= self._next_heartbeat:   # late joiners and restarted stages catch up
-            self._publish_streams(bump=False)
+            self.publish_streams(bump=False)
 
-    def _drain(self, timeout_ms: int) -> None:
+    def drain(self, timeout_ms: int) -> None:
         for message in self.telemetry.drain(timeout_ms):
             self.table.apply(message)
 
-    def _publish_streams(self, bump: bool = True) -> int:
+    def publish_streams(self, bump: bool = True) -> int:
         self.seq += bump
         names = self.table.names()
         for spec in self.sup.specs.values():
@@ -148,8 +143,8 @@ class StreamManager:
             record = self.table.get(stream)
             proc = self.sup.procs.get(f"capture.{stream}")
             if record is not None and record.ended and proc is not None and proc.is_alive() \
-                    and stream not in self._stop_sent:
-                self._stop_sent.add(stream)   # its end reached the sink: nothing left to send
+                    and stream not in self.stop_sent:
+                self.stop_sent.add(stream)   # its end reached the sink: nothing left to send
                 proc.terminate()
 
     # -- requests (any thread; run on the supervisor's) ---------------------
@@ -171,58 +166,9 @@ class StreamManager:
         return all((self.sup.run_dir / f"{n}.ready").exists() for n in self.sup.downstream_names())
 
     def add_stream(self, body: dict) -> dict:
-        return self._call(self._add, body)
+        from pipeline.stream_requests import add_stream
+        return self._call(add_stream, self, body)
 
     def remove_stream(self, name: str) -> None:
-        return self._call(self._remove, name)
-
-    def _add(self, body: dict) -> dict:
-        from pipeline.sources.base import SourceError
-        from pipeline.sources.factory import make_source
-        from pipeline.supervisor import capture_spec
-        names = self.table.names()
-        body = dict(body)
-        body.setdefault("name", next(f"cam{i}" for i in range(len(names) + 1) if f"cam{i}" not in names))
-        try:
-            entry = resolve_entry(check_entry(body, "stream"), self.sup.cfg["source"], len(names))
-            if entry["name"] in names:
-                raise StreamRequestError(409, f"stream {entry['name']!r} exists")
-            make_source(entry)            # a bad URI or a missing file: 400 now, no process started
-        except (ConfigError, SourceError, ValueError, OSError) as exc:
-            raise StreamRequestError(400, str(exc).splitlines()[0]) from None
-        name = f"capture.{entry['name']}"
-        Path(self.sup.run_dir, f"{entry['name']}.frame_id").unlink(missing_ok=True)
-        self.sup.specs[name] = capture_spec(self.sup.cfg, entry, self.sup.run_dir, self.sup.prefix)
-        self.sup.restarts.setdefault(name, 0)
-        record = self.table.add(entry)
-        self.added_at_runtime = True
-        self._publish_streams()
-        self.sup._spawn(name)
-        log.info("stream %s added (%s)", entry["name"], record.public()["uri"])
-        return {"name": entry["name"], **record.public()}
-
-    def _remove(self, stream: str) -> None:
-        if self.table.get(stream) is None:
-            raise StreamRequestError(404, f"no stream {stream!r}")
-        self.table.remove(stream)
-        self._stop_sent.discard(stream)
-        seq = self._publish_streams()
-        name = f"capture.{stream}"
-        proc = self.sup.procs.get(name)
-        if proc is not None and proc.is_alive():
-            proc.terminate()
-        deadline = time.monotonic() + REMOVE_TIMEOUT_S
-        while time.monotonic() < deadline and (self.table.acked_seq < seq or (proc and proc.is_alive())):
-            self._drain(20)
-            if proc is not None and proc.is_alive() and time.monotonic() > deadline - 1.0:
-                proc.kill()
-        if self.table.acked_seq < seq:
-            log.warning("the sink did not confirm the removal of %s in %.0f s", stream, REMOVE_TIMEOUT_S)
-        self.sup.specs.pop(name, None)
-        self.sup.procs.pop(name, None)
-        self.sup.finished.discard(name)
-        (SHM_DIR / f"{self.sup.prefix}-{name}").unlink(missing_ok=True)
-        for suffix in (".error", ".ready"):
-            (self.sup.run_dir / f"{name}{suffix}").unlink(missing_ok=True)
-        (self.sup.run_dir / f"{stream}.frame_id").unlink(missing_ok=True)
-        log.info("stream %s removed", stream)
+        from pipeline.stream_requests import remove_stream
+        return self._call(remove_stream, self, name)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import struct
 import threading
-import time
 from pathlib import Path
 
 import zmq
