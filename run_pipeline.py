@@ -16,7 +16,9 @@ EXIT_USER_ERROR = 2
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML config file (default: the embedded default)")
-    p.add_argument("--source", help="'synthetic', a webcam index (0), an rtsp:// or http:// URL, a video file or an image folder")
+    p.add_argument("--source", action="append",
+                   help="[NAME=]URI, repeatable (one stream each, names default to cam0, cam1, ...): 'synthetic', "
+                        "a webcam index (0), an rtsp:// or http:// URL, a video file or an image folder")
     p.add_argument("--model", help="detector: yolo, centernet")
     p.add_argument("--size", help="model size: yolo tiny|n, centernet tiny|r18")
     p.add_argument("--weights", help="weights file (.pt checkpoint or Ultralytics .onnx export)")
@@ -43,13 +45,36 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--summary", help="write the end-of-run summary JSON here")
     p.add_argument("--no-status", action="store_true", help="no live status line on the terminal")
     p.add_argument("--curve", help="CURVE key directory (from 'keys --out DIR'): every tcp socket encrypted and authenticated")
+    p.add_argument("--api", metavar="HOST:PORT", help="serve the HTTP control API here (default 127.0.0.1:8780)")
+    p.add_argument("--no-api", action="store_true", help="no HTTP control API")
+
+
+def _source_overrides(values: list[str] | None) -> dict:
+    """One plain ``--source URI`` sets source.uri (as always); several, or NAME=URI, make a list."""
+    from pipeline.source_list import parse_source_arg
+    if not values:
+        return {}
+    entries = [parse_source_arg(v) for v in values]
+    if len(entries) == 1 and "name" not in entries[0]:
+        return {"source.uri": entries[0]["uri"], "sources": []}
+    return {"sources": entries}
+
+
+def _api_overrides(args: argparse.Namespace) -> dict:
+    if args.no_api:
+        return {"api.enabled": False}
+    if not args.api:
+        return {}
+    from pipeline.api.client import parse_api_address
+    host, port = parse_api_address(args.api)
+    return {"api.host": host, "api.port": port, "api.enabled": True}
 
 
 def run_config(args: argparse.Namespace) -> dict:
     from pipeline import config
     cfg = config.load(args.config)
     return config.override(cfg, {
-        "source.uri": args.source, "source.seed": args.seed, "source.max_frames": args.max_frames,
+        **_source_overrides(args.source), **_api_overrides(args), "source.seed": args.seed, "source.max_frames": args.max_frames,
         "source.streams": args.streams, "source.width": args.width, "source.height": args.height,
         "source.fps": args.fps, "source.realtime": args.realtime,
         "model.name": args.model, "model.size": args.size, "model.weights": args.weights,
@@ -65,13 +90,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.metrics import format_summary
     from pipeline.sources.factory import make_source
     from pipeline.supervisor import Supervisor
+    from pipeline.source_list import stream_sources
     cfg = run_config(args)
-    if (args.save_ground_truth or args.save_mot) and cfg["source"]["uri"] != "synthetic":
+    sources = stream_sources(cfg)
+    if (args.save_ground_truth or args.save_mot) and (cfg["sources"] or cfg["source"]["uri"] != "synthetic"):
         raise ValueError("--save-ground-truth and --save-mot work only with the synthetic source")
-    make_source(cfg["source"])   # a missing file or a bad source string fails here, before any process starts
+    for entry in sources:   # a missing file or a bad source string fails here, before any process starts
+        make_source(entry)
     logging.getLogger("streamdet").info("publishing on %s (%s)", cfg["publish"]["endpoint"],
                                         cfg["publish"]["encoding"])
-    summary = Supervisor(cfg, log_level=args.log_level).run()
+    summary = Supervisor(cfg, log_level=args.log_level, api=cfg["api"]["enabled"],
+                         api_required=bool(args.api)).run()
     if summary.get("stages"):
         print(format_summary(summary), file=sys.stderr)
     if args.summary:
@@ -114,6 +143,36 @@ def cmd_keys(args: argparse.Namespace) -> int:
     for path in write_keys(args.out):
         print(path)
     return 0
+
+
+def cmd_streams(args: argparse.Namespace) -> int:
+    from pipeline.api.client import format_streams, request
+    if args.action == "list":
+        print(format_streams(request(args.api, "GET", "/streams", token=args.token)[1]))
+        return 0
+    if args.action == "add":
+        if len(args.args) != 2:
+            raise ValueError("streams add: expected NAME URI")
+        body = {"name": args.args[0], "uri": args.args[1], **_stream_keys(args.set or [])}
+        print(json.dumps(request(args.api, "POST", "/streams", body, token=args.token)[1]))
+        return 0
+    if len(args.args) != 1:
+        raise ValueError("streams remove: expected NAME")
+    request(args.api, "DELETE", f"/streams/{args.args[0]}", token=args.token)
+    print(f"removed {args.args[0]}")
+    return 0
+
+
+def _stream_keys(pairs: list[str]) -> dict:
+    """``--set KEY=VALUE`` per-source keys; values read as YAML scalars (10, true, 2.5, text)."""
+    import yaml
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {pair!r}: expected KEY=VALUE")
+        out[key] = yaml.safe_load(value)
+    return out
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -179,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--curve", help="CURVE key directory: connect with its server.key and client.key_secret")
     k = sub.add_parser("keys", help="write CURVE key pairs (server, client) in zmq.auth format, files 0600")
     k.add_argument("--out", required=True, help="directory for server.key[_secret], client.key[_secret], authorized/")
+    c = sub.add_parser("streams", help="list, add or remove streams of a running pipeline (HTTP API)")
+    c.add_argument("action", choices=["list", "add", "remove"])
+    c.add_argument("args", nargs="*", help="add: NAME URI; remove: NAME")
+    c.add_argument("--api", default="127.0.0.1:8780", metavar="HOST:PORT", help="where the API listens")
+    c.add_argument("--token", help="bearer token (api.token of the running pipeline)")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE", help="add: a per-source key (fps, loop, ...)")
     t = sub.add_parser("train", help="train a detector on the synthetic camera")
     t.add_argument("--model", required=True, choices=["yolo", "centernet", "maskrcnn"])
     t.add_argument("--size", default="tiny")
@@ -210,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"run": cmd_run, "subscribe": cmd_subscribe, "keys": cmd_keys, "train": cmd_train, "eval": cmd_eval,
+COMMANDS = {"run": cmd_run, "subscribe": cmd_subscribe, "keys": cmd_keys, "streams": cmd_streams, "train": cmd_train, "eval": cmd_eval,
             "export": cmd_export, "bench": cmd_bench}
 
 
@@ -234,9 +299,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _is_user_error(exc: BaseException) -> bool:
-    from pipeline.supervisor import PipelineError
+    from pipeline.api.client import ApiClientError
+    from pipeline.errors import PipelineError
     from pipeline.worker import user_errors
-    return isinstance(exc, (PipelineError, *user_errors()))
+    return isinstance(exc, (PipelineError, ApiClientError, *user_errors()))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Run configuration: YAML files in configs/, validated on load, overridden by the command line.
 
-The schema below is the single source of truth for keys, types and defaults.
+The schema (pipeline/config_schema.py) is the single source of truth for keys, types and defaults.
 Any unknown key, wrong type or bad endpoint stops the run with one line naming
 the file, the key and what was expected.
 """
@@ -12,106 +12,13 @@ from typing import Any
 
 import yaml
 
-from pipeline.tracking.settings import TRACKER_SCHEMA, check_tracker
-from pipeline.transport import Endpoint, EndpointError, POLICIES
-
-ANY_NUMBER = (int, float)
-OPT_STR, OPT_INT, OPT_NUM = (str, type(None)), (int, type(None)), (int, float, type(None))
-
-# key -> (accepted types, default, allowed values or None)
-SCHEMA: dict[str, dict[str, tuple]] = {
-    "source": {
-        "uri": ((str, int), "synthetic", None),       # synthetic | webcam index | URL | file | folder
-        "width": (int, 640, None), "height": (int, 480, None),
-        "fps": (ANY_NUMBER, 30.0, None),
-        "seed": (int, 0, None),
-        "streams": (int, 1, None),                   # synthetic: K streams (seeds seed..seed+K-1)
-        "realtime": (bool, False, None),             # pace files/synthetic to fps
-        "live": ((bool, type(None)), None, None),    # None: webcam/network are live, others not
-        "max_frames": (OPT_INT, None, None),
-        "loop": (bool, False, None),
-        "stall_timeout_s": (ANY_NUMBER, 5.0, None),
-        "frame_step": (int, 1, None),                # synthetic only: emit every Nth frame (simulated drops)
-        "passers": (bool, False, None),              # synthetic only: add objects that enter, cross and leave
-    },
-    "model": {
-        "name": (str, "yolo", None),
-        "size": (OPT_STR, None, None),
-        "weights": (OPT_STR, None, None),
-        "conf_threshold": (ANY_NUMBER, 0.25, None),
-        "iou_threshold": (ANY_NUMBER, 0.45, None),
-        "max_det": (int, 100, None),
-    },
-    "engine": {
-        "name": (str, "auto", ("auto", "torch", "onnxruntime", "tensorrt")),
-        "device": (str, "auto", None),
-        "half": (bool, False, None),
-        "threads": (int, 1, None),
-        "max_batch": (int, 1, None),
-        "batch_wait_ms": (ANY_NUMBER, 2.0, None),
-        "preprocess_on": (str, "auto", ("auto", "cpu", "gpu")),   # gpu: letterbox in the inference stage on CUDA
-        "compile": (bool, False, None),              # torch engine: torch.compile
-        "cuda_graph": (bool, False, None),           # torch engine: CUDA-graph replay for fixed shapes
-        "tensorrt_ep": (bool, False, None),          # onnxruntime engine: try the TensorRT execution provider
-    },
-    "transport": {
-        "mode": (str, "ipc", ("ipc", "tcp")),
-        "policy": (str, "auto", ("auto",) + POLICIES),
-        "hwm": (int, 4, None),
-        "slots": (int, 8, None),                     # shared-memory slots per ring: frames in flight per hop
-        "allow_remote": (bool, False, None),
-        "endpoints": (dict, {}, None),               # stage -> endpoint it binds (overrides)
-        "base_port": (int, 5600, None),              # tcp mode: stage ports from here
-        "shared_memory": (str, "auto", ("auto", "never")),   # never: arrays ride ZeroMQ (hosts share no memory)
-    },
-    "publish": {
-        "endpoint": (str, "tcp://127.0.0.1:5556", None),
-        "encoding": (str, "json", ("json", "msgpack")),
-    },
-    "sinks": {
-        "jsonl": (OPT_STR, None, None),
-        "video": (OPT_STR, None, None),
-        "status": (bool, True, None),
-    },
-    "branch": {                                      # the side branch (docs: README, pipeline/branch.py)
-        "model": (OPT_STR, None, None),              # None: no side branch; e.g. maskrcnn
-        "size": (OPT_STR, None, None),
-        "weights": (OPT_STR, None, None),
-        "engine": (str, "auto", ("auto", "torch", "onnxruntime", "tensorrt")),
-        "device": (str, "auto", None),
-        "threads": (int, 1, None),
-        "conf_threshold": (ANY_NUMBER, 0.5, None),
-        "every_n": (int, 0, None),                   # every Nth frame of a stream (0: off)
-        "classes": (list, [], None),                 # fast-path class ids or labels that trigger it
-        "low_confidence": (OPT_NUM, None, None),     # a fast-path detection scored below this triggers it
-        "request_endpoint": (OPT_STR, None, None),   # subscribers PUSH a stream name: its next frame goes
-    },
-    "security": {                                    # CURVE on every tcp socket (pipeline/security.py)
-        "curve": (OPT_STR, None, None),              # key directory written by run_pipeline.py keys --out DIR
-        "insecure": (bool, False, None),             # true: allow listening beyond loopback without CURVE
-    },
-    "supervisor": {
-        "max_restarts": (int, 5, None),
-        "stop_timeout_s": (ANY_NUMBER, 5.0, None),
-        "ready_timeout_s": (ANY_NUMBER, 900.0, None),    # model loading; a TensorRT build takes minutes
-        "stages": (list, [], None),                  # run only these here (others on other hosts); [] = all
-    },
-    "tracker": TRACKER_SCHEMA,                       # pipeline/tracking/settings.py
-}
-STAGE_ENDPOINT_KEYS = ("preprocess", "inference", "postprocess", "sink", "branch")
-
-
-class ConfigError(ValueError):
-    pass
-
+from pipeline.config_schema import (ANY_NUMBER, OPT_INT, OPT_NUM, OPT_STR,  # noqa: F401 (re-exported)
+                                    SCHEMA, STAGE_ENDPOINT_KEYS, ConfigError, _type_names)
+from pipeline.tracking.settings import check_tracker
+from pipeline.transport import Endpoint, EndpointError
 
 def defaults() -> dict:
     return {section: {k: copy.deepcopy(v[1]) for k, v in keys.items()} for section, keys in SCHEMA.items()}
-
-
-def _type_names(types) -> str:
-    types = types if isinstance(types, tuple) else (types,)
-    return " or ".join("null" if t is type(None) else t.__name__ for t in types)
 
 
 def validate(raw: Any, origin: str = "<config>") -> dict:
@@ -122,11 +29,14 @@ def validate(raw: Any, origin: str = "<config>") -> dict:
         raise ConfigError(f"{origin}: expected a mapping of sections at the top level")
     cfg = defaults()
     cfg["plugins"] = _plugins(raw.get("plugins", []), origin)
+    from pipeline.source_list import check_sources
+    cfg["sources"] = check_sources(raw.get("sources") or [], origin)
     for section, values in raw.items():
-        if section == "plugins":
+        if section in ("plugins", "sources"):
             continue
         if section not in SCHEMA:
-            raise ConfigError(f"{origin}: unknown section {section!r} (expected one of: {', '.join(SCHEMA)}, plugins)")
+            raise ConfigError(f"{origin}: unknown section {section!r} "
+                              f"(expected one of: {', '.join(SCHEMA)}, plugins, sources)")
         if not isinstance(values, dict):
             raise ConfigError(f"{origin}: {section}: expected a mapping, got {type(values).__name__}")
         for key, value in values.items():
@@ -188,7 +98,24 @@ def _check_semantics(origin: str, cfg: dict) -> None:
             Endpoint.parse(cfg["branch"]["request_endpoint"]).check_bind(cfg["transport"]["allow_remote"])
     except EndpointError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
+    from pipeline.source_list import check_sources_semantics
+    check_sources_semantics(origin, cfg)
+    _check_api(origin, cfg)
     _check_security(origin, cfg)
+
+
+def _check_api(origin: str, cfg: dict) -> None:
+    api = cfg["api"]
+    if not 0 < api["port"] < 65536:
+        raise ConfigError(f"{origin}: api.port: expected 1-65535, got {api['port']!r}")
+    if api["preview_fps"] <= 0:
+        raise ConfigError(f"{origin}: api.preview_fps: expected a positive number, got {api['preview_fps']!r}")
+    if Endpoint(api["host"], "tcp", host=api["host"]).is_local or not api["enabled"]:
+        return
+    if not (cfg["transport"]["allow_remote"] and api["token"]):
+        raise ConfigError(f"{origin}: api.host {api['host']}: serving the API beyond loopback needs "
+                          "transport.allow_remote: true and an api.token")
+
 
 
 def _check_security(origin: str, cfg: dict) -> None:
@@ -230,6 +157,9 @@ def override(cfg: dict, overrides: dict[str, Any], origin: str = "command line")
     merged = copy.deepcopy(cfg)
     for dotted, value in overrides.items():
         if value is None:
+            continue
+        if "." not in dotted:      # a whole top-level entry, e.g. "sources"
+            merged[dotted] = value
             continue
         section, key = dotted.split(".", 1)
         merged[section][key] = value

@@ -30,6 +30,8 @@ class Metrics:
         self.per_stream: dict[str, int] = defaultdict(int)
         self.branch_frames = 0
         self.engine = ""
+        self.stream_e2e: dict[str, deque] = defaultdict(lambda: deque(maxlen=window))
+        self.stream_times: dict[str, deque] = defaultdict(lambda: deque(maxlen=window))
 
     def add(self, env: Envelope, sink_in: float, published_ts: float) -> None:
         """One fast-path frame: its stamps, plus the sink's own time and the hop into it."""
@@ -43,6 +45,8 @@ class Metrics:
         self.timeline.append((published_ts, e2e))
         self.frames += 1
         self.per_stream[env.stream] += 1
+        self.stream_e2e[env.stream].append(e2e)
+        self.stream_times[env.stream].append(published_ts)
         self.first_ts = published_ts if self.first_ts is None else self.first_ts
         self.last_ts = published_ts
         self.counts.update(env.meta.get("counts", {}))
@@ -79,7 +83,7 @@ class Metrics:
                 "corrupt": self.total("corrupt"), "reconnects": self.total("reconnects"),
                 "per_stream": dict(self.per_stream), "stages": stages,
                 "end_to_end": percentiles(self.samples["end_to_end"]), "counts": self.counts,
-                "timeline": self._timeline(),
+                "timeline": self._timeline(), "streams": self.stream_summary(),
                 "branch": {"frames": self.branch_frames, "model_ms": percentiles(self.samples["branch"]),
                            "end_to_end": percentiles(self.samples["branch_end_to_end"])}}
 
@@ -91,13 +95,69 @@ class Metrics:
         t0 = self.timeline[0][0]
         return [[round(t - t0, 4), round(ms, 3)] for t, ms in list(self.timeline)[::step]]
 
+    def stream_fps(self, stream: str, seconds: float | None = None) -> float:
+        """Published frames per second of one stream: over the run, or over the last ``seconds``."""
+        times = self.stream_times.get(stream) or ()
+        if seconds is not None:
+            now = time.time()
+            return sum(1 for t in times if now - t <= seconds) / seconds
+        if len(times) < 2 or times[-1] == times[0]:
+            return 0.0
+        return (len(times) - 1) / (times[-1] - times[0])
+
+    def stream_summary(self) -> dict[str, dict]:
+        """Per stream: frames, FPS, end-to-end p50/p99, drops (by stage) and reconnects."""
+        drops = drops_by_stream(self.counts)
+        out = {}
+        for stream in sorted(self.per_stream):
+            e2e = percentiles(self.stream_e2e[stream])
+            capture = self.counts.get(f"capture.{stream}", {})
+            out[stream] = {"frames": self.per_stream[stream], "fps": round(self.stream_fps(stream), 2),
+                           "e2e_p50_ms": e2e["p50_ms"], "e2e_p99_ms": e2e["p99_ms"],
+                           "dropped": sum(drops.get(stream, {}).values()),
+                           "dropped_by_stage": drops.get(stream, {}),
+                           "reconnects": int(capture.get("reconnects", 0))}
+        return out
+
     def status_line(self) -> str:
         def p50(key):
             v = self.samples.get(key)
             return f"{np.median(v):.1f}" if v else "-"
         return (f"{self.recent_fps():6.1f} FPS | cap {p50('capture')} pre {p50('preprocess')} "
                 f"inf {p50('inference')} post {p50('postprocess')} ms | e2e {p50('end_to_end')} ms"
-                f" | frames {self.frames} dropped {self.total('dropped')}")
+                f" | frames {self.frames} dropped {self.total('dropped')}" + self._streams_status())
+
+    def _streams_status(self) -> str:
+        """With several streams: `` || cam0 25.0 fps 41 ms d3 r0 | cam1 ...`` (recent FPS, e2e p50)."""
+        if len(self.per_stream) < 2:
+            return ""
+        drops = drops_by_stream(self.counts)
+        parts = []
+        for stream in sorted(self.per_stream):
+            e2e = self.stream_e2e[stream]
+            reconnects = int(self.counts.get(f"capture.{stream}", {}).get("reconnects", 0))
+            parts.append(f"{stream} {self.stream_fps(stream, 2.0):.1f} fps "
+                         f"{np.median(e2e) if e2e else float('nan'):.0f} ms "
+                         f"d{sum(drops.get(stream, {}).values())} r{reconnects}")
+        return " || " + " | ".join(parts)
+
+
+def drops_by_stream(counts: dict[str, dict]) -> dict[str, dict[str, int]]:
+    """{stream: {stage: frames dropped}} from the stages' counters (``meta["counts"]``).
+
+    A capture stage (``capture.<stream>``) drops only its own stream's frames; the
+    shared stages count per stream in ``dropped_by_stream``.
+    """
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for stage, c in counts.items():
+        if not isinstance(c, dict):
+            continue
+        if stage.startswith("capture."):
+            out[stage.split(".", 1)[1]]["capture"] = int(c.get("dropped", 0))
+            continue
+        for stream, n in (c.get("dropped_by_stream") or {}).items():
+            out[stream][stage] = out[stream].get(stage, 0) + int(n)
+    return dict(out)
 
 
 def format_summary(summary: dict) -> str:
@@ -110,4 +170,12 @@ def format_summary(summary: dict) -> str:
     for name, p in rows:
         if p["n"]:
             lines.append(f"{name:<26}{p['p50_ms']:>9.2f}{p['p95_ms']:>9.2f}{p['p99_ms']:>9.2f}")
+    streams = summary.get("streams") or {}
+    if len(streams) > 1:
+        lines.append(f"{'stream':<16}{'frames':>8}{'fps':>8}{'e2e p50':>9}{'e2e p99':>9}{'dropped':>9}{'reconn':>8}")
+        for name, s in streams.items():
+            p50 = "-" if s["e2e_p50_ms"] is None else f"{s['e2e_p50_ms']:.1f}"
+            p99 = "-" if s["e2e_p99_ms"] is None else f"{s['e2e_p99_ms']:.1f}"
+            lines.append(f"{name:<16}{s['frames']:>8}{s['fps']:>8.1f}{p50:>9}{p99:>9}"
+                         f"{s['dropped']:>9}{s['reconnects']:>8}")
     return "\n".join(lines)

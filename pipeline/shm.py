@@ -272,6 +272,14 @@ class RingCache:
             raise StaleSlot(f"{ref.ring} slot {ref.slot} no longer holds seq {ref.seq}")
         return ring.view(ref.slot, ref.offset, ref.shape, ref.dtype)
 
+    def forget_stream(self, prefix: str, stream: str) -> None:
+        """Detach from every ring of ``stream`` (``<prefix>-<stage>.<stream>``): it was removed."""
+        def of_stream(name: str) -> bool:     # <prefix>-<stage kind>.<stream>; kinds have no dot
+            head, _, rest = name.partition(f"{prefix}-")
+            return not head and rest.partition(".")[2] == stream
+        for name in [n for n in self._rings if of_stream(n)]:
+            self._rings.pop(name).close()
+
     def close(self) -> None:
         for ring in self._rings.values():
             ring.close()

@@ -55,10 +55,11 @@ class StageIO:
         self.local_output = (self.sender is not None and self.sender.endpoint.is_local
                              and spec.config.get("transport", {}).get("shared_memory", "auto") != "never")
         self.rings = RingCache(spec.run_prefix)   # opens only this run's rings
-        self._ring: SlotRing | None = None
+        self._rings: dict[str | None, SlotRing] = {}   # one ring per stream written (None: not per stream)
+        self._seqs: dict[str | None, int] = {}
         self._writer: SlotWriter | None = None
-        self._seq = 0
         self.blocked_s = 0.0  # time alloc() waited for a free slot downstream (queueing, not work)
+        self.wait_streams: set[str] = set()   # streams whose frames must not be overwritten (policy wait)
         self.stale = 0      # frames whose slot was overwritten before we were done
         self.failed = 0     # frames whose processing raised
 
@@ -88,26 +89,32 @@ class StageIO:
                     pass   # producer restarted and its old ring is gone (refs were checked on receipt)
 
     # -- writing ----------------------------------------------------------
-    def alloc(self, shapes: dict[str, tuple], stopping=lambda: False) -> dict[str, np.ndarray] | None:
+    def alloc(self, shapes: dict[str, tuple], stopping=lambda: False,
+              stream: str | None = None) -> dict[str, np.ndarray] | None:
         """Writable arrays for the next message: ring views on a local hop, plain arrays otherwise.
 
+        With ``stream`` the slots come from that stream's own ring, so under the
+        newest-frame policy a fast stream cannot overwrite a slow one's frames.
         Returns None if a stop was requested while waiting for a free slot.
         """
         if not self.local_output:
             return {name: np.empty(shape, dtype) for name, (shape, dtype) in shapes.items()}
         need = sum(int(np.prod(s)) * np.dtype(d).itemsize + 64 for s, d in shapes.values())
-        if self._ring is None or self._ring.slot_size < need:
-            self._new_ring(need)
+        ring = self._rings.get(stream)
+        if ring is None or ring.slot_size < need:
+            ring = self._new_ring(need, stream)
+        seq = self._seqs.get(stream, 0)
         started = time.monotonic()
         while True:
-            slot = self._ring.reserve(self._seq, wait=self.spec.policy == "wait", timeout_s=0.2)
+            slot = ring.reserve(seq, wait=self.spec.policy == "wait" or stream in self.wait_streams,
+                                timeout_s=0.2)
             if slot is not None:
                 break
             if stopping():
                 return None
         self.blocked_s += time.monotonic() - started
-        self._writer = SlotWriter(self._ring, self._seq, slot)
-        self._seq += 1
+        self._writer = SlotWriter(ring, seq, slot)
+        self._seqs[stream] = seq + 1
         return {name: self._writer.array(name, shape, dtype) for name, (shape, dtype) in shapes.items()}
 
     def commit(self, arrays: dict[str, np.ndarray]) -> dict:
@@ -117,17 +124,29 @@ class StageIO:
         refs, self._writer = self._writer.commit(), None
         return refs
 
-    def _new_ring(self, need: int) -> None:
-        if self._ring is not None:
-            self._ring.close(unlink=True)
-        name = f"{self.spec.run_prefix}-{self.spec.name}"
-        self._ring = SlotRing.create(name, self.spec.nslots, need)
+    def _new_ring(self, need: int, stream: str | None) -> SlotRing:
+        self.drop_stream(stream)
+        name = f"{self.spec.run_prefix}-{self.spec.name}" + (f".{stream}" if stream is not None else "")
+        ring = self._rings[stream] = SlotRing.create(name, self.spec.nslots, need)
+        self._seqs[stream] = 0
+        return ring
+
+    def drop_stream(self, stream: str | None) -> None:
+        """Unlink the ring this stage writes for ``stream`` (a stream removed at runtime)."""
+        ring = self._rings.pop(stream, None)
+        if ring is not None:
+            ring.close(unlink=True)
 
     # -- counters ---------------------------------------------------------
     def counts(self) -> dict[str, int]:
         r, s = self.receiver, self.sender
+        by_stream: dict[str, int] = {}
+        for side in (r, s):
+            for stream, n in (side.dropped_by_stream if side else {}).items():
+                by_stream[stream] = by_stream.get(stream, 0) + n
         return {"dropped": (r.dropped if r else 0) + (s.dropped if s else 0),
-                "malformed": r.malformed if r else 0, "stale": self.stale, "failed": self.failed}
+                "malformed": r.malformed if r else 0, "stale": self.stale, "failed": self.failed,
+                "dropped_by_stream": by_stream}
 
     def close(self, flush: bool = False) -> None:
         """Close sockets and rings; ``flush`` (a normal end) lets queued messages leave first."""
@@ -136,8 +155,8 @@ class StageIO:
         if self.receiver is not None:
             self.receiver.close()
         self.rings.close()
-        if self._ring is not None:
-            self._ring.close(unlink=True)
+        for stream in list(self._rings):
+            self.drop_stream(stream)
         from pipeline.security import stop_authenticators
         stop_authenticators()   # CURVE's ZAP threads, before the contexts are terminated
 
@@ -151,14 +170,19 @@ class Stage:
     """
     max_batch = 1
     batch_wait_s = 0.0
+    control = None              # a telemetry.ControlListener when the supervisor has a control channel
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.stopping = False   # set by SIGTERM/SIGINT
         self.finished = False   # set by a stage that has seen the end of every stream
+        self.streams: set[str] | None = None   # the run's streams, when known: frames of others are dropped
 
     def setup(self, io: StageIO) -> None:
         self.io = io
+        names = io.spec.options.get("stream_names")
+        if names is not None:
+            self.streams = set(names)
 
     def process(self, env: Envelope) -> Envelope | None:
         raise NotImplementedError
@@ -172,22 +196,40 @@ class Stage:
     def close(self) -> None:
         pass
 
+    def on_control(self, message: dict) -> None:
+        """A supervisor message; ``streams`` names the run's streams now (checked: a list of strings)."""
+        names = message.get("names")
+        if message["kind"] != "streams" or not isinstance(names, list) \
+                or not all(isinstance(n, str) for n in names):
+            return
+        for gone in (self.streams or set()) - set(names):
+            self.io.rings.forget_stream(self.io.spec.run_prefix, gone)   # rings of it upstream are unlinked
+            self.io.drop_stream(gone)
+        self.streams = set(names)
+
     def run(self) -> None:
         errors = LogLimiter(log)
         while not (self.stopping or self.finished):
             try:
-                self._step()
+                self.run_once()
             except Exception as exc:   # nothing a message carries may end the loop: count it, say why
                 self.io.failed += 1
                 errors.warning("%s: dropped what it was handling after an error outside process(): %r",
                                self.name, exc)
 
-    def _step(self) -> None:
+    def run_once(self) -> None:
+        """One turn of the loop: what arrived within 100 ms (batched), processed and sent on."""
         io = self.io
         envs = self._gather()
         for env in io.receiver.take_discarded():
             io.release(env)
+        for message in self.control.poll() if self.control is not None else []:
+            self.on_control(message)
         frames = [e for e in envs if e.kind != EOS]
+        if self.streams is not None:      # a stream removed at runtime: nothing of it goes on
+            for env in (e for e in frames if e.stream not in self.streams):
+                io.release(env)
+            frames = [e for e in frames if e.stream in self.streams]
         if frames:
             self._handle(frames)
         for env in envs:
@@ -211,6 +253,7 @@ class Stage:
 
     def _handle(self, frames: list[Envelope]) -> None:
         io = self.io
+        io.wait_streams.update(e.stream for e in frames if e.meta.get("policy") == "wait")
         io.blocked_s = 0.0
         t_in = time.time()
         try:

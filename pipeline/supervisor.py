@@ -18,23 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.model_card import resolve_card
+from pipeline.errors import PipelineError
 from pipeline.reaper import reap_resource_tracker
+from pipeline.run_plan import build_specs, model_cards, runs_here
 from pipeline.shm import remove_orphan_segments, remove_run_segments
-from pipeline.sources.factory import is_live
-from pipeline.stage import StageSpec
-from pipeline.stages.gpu_preprocess import gpu_preprocess_wanted
+from pipeline.source_list import stream_sources
 from pipeline.worker import EXIT_USER_ERROR, stage_main
 
 log = logging.getLogger("streamdet.supervisor")
-CHAIN = ("preprocess", "inference", "postprocess", "sink")
-
-
-def _runs_here(spec: StageSpec, stages: list) -> bool:
-    """``supervisor.stages`` splits a pipeline over hosts: e.g. [capture, preprocess] on one."""
-    return not stages or spec.kind in stages or spec.name in stages
-
-
 def remove_orphan_run_dirs() -> None:
     """Remove run folders (``streamdet-<pid>-*`` in the temp dir) of supervisors that were killed."""
     for path in Path(tempfile.gettempdir()).glob("streamdet-*-*"):
@@ -43,66 +34,14 @@ def remove_orphan_run_dirs() -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-class PipelineError(RuntimeError):
-    """The run cannot go on; the message is one line for the user."""
-
-
-def hop_policy(cfg: dict) -> str:
-    policy = cfg["transport"]["policy"]
-    if policy != "auto":
-        return policy
-    live = cfg["source"]["live"]
-    return "latest" if (live if live is not None else is_live(cfg["source"]["uri"])) else "wait"
-
-
-def stage_endpoints(cfg: dict, run_dir: Path) -> dict[str, str]:
-    """The endpoint each downstream stage binds: config overrides, else ipc or tcp defaults."""
-    transport = cfg["transport"]
-    endpoints = {}
-    for i, stage in enumerate(CHAIN + ("branch",)):
-        if transport["mode"] == "tcp":
-            endpoints[stage] = f"tcp://127.0.0.1:{transport['base_port'] + i}"
-        else:
-            endpoints[stage] = f"ipc://{run_dir}/{stage}.sock"
-    endpoints.update(transport["endpoints"])
-    return endpoints
-
-
-def model_cards(cfg: dict) -> dict[str, dict]:
-    """The fast path's model card (and the side branch's): resolved once, before any stage starts."""
-    model, branch = cfg["model"], cfg["branch"]
-    cards = {"model": resolve_card(model["name"], model["weights"], model["size"])}
-    if branch["model"]:
-        cards["branch"] = resolve_card(branch["model"], branch["weights"], branch["size"])
-    return cards
-
-
-def build_specs(cfg: dict, run_dir: Path, prefix: str, cards: dict[str, dict]) -> list[StageSpec]:
-    eps, policy, t = stage_endpoints(cfg, run_dir), hop_policy(cfg), cfg["transport"]
-    streams = cfg["source"]["streams"]
-    common = dict(policy=policy, hwm=t["hwm"], run_prefix=prefix, nslots=t["slots"],
-                  allow_remote=t["allow_remote"], config=cfg)
-    specs = [StageSpec(f"capture.cam{i}", "capture", None, eps["preprocess"],
-                       options={"stream": f"cam{i}", "index": i}, **common) for i in range(streams)]
-    outputs = dict(zip(CHAIN, CHAIN[1:] + (None,)))
-    for stage in CHAIN:
-        out = eps[outputs[stage]] if outputs[stage] else None
-        options = {"model_card": cards["model"]} if stage != "sink" else {}
-        specs.append(StageSpec(stage, stage, eps[stage], out, options=options, **common))
-    branch = bool(cfg["branch"]["model"])
-    specs[streams].options["keep_frames"] = bool(cfg["sinks"]["video"]) or branch
-    specs[streams].options["gpu_preprocess"] = gpu_preprocess_wanted(cfg["engine"])
-    specs[-1].options.update(streams=streams, summary_path=str(run_dir / "summary.json"))
-    if branch:   # newest frame wins on the way in; results join the sink's input
-        specs[-2].options["branch_endpoint"] = eps["branch"]
-        specs.append(StageSpec("branch", "branch", eps["branch"], eps["sink"],
-                               options={"model_card": cards["branch"]}, **dict(common, policy="latest")))
-    return specs
-
-
 class Supervisor:
-    def __init__(self, cfg: dict, log_level: str = "INFO", warmup_frames: int = 0) -> None:
+    def __init__(self, cfg: dict, log_level: str = "INFO", warmup_frames: int = 0,
+                 api: bool = False, api_required: bool = True, api_routes: list = ()) -> None:
+        """``api``: serve the HTTP API (cfg["api"]); ``api_required``: a port in use is an error,
+        else a warning; ``api_routes``: more Starlette routes for the same app."""
+        from pipeline.stream_manager import StreamManager
         self.cfg, self.log_level = cfg, log_level
+        self.api, self.api_required, self.api_routes = api, api_required, list(api_routes)
         remove_orphan_run_dirs()
         self.run_dir = Path(tempfile.mkdtemp(prefix=f"streamdet-{os.getpid()}-"))
         self.prefix = f"streamdet-{os.getpid()}-{secrets.token_hex(3)}"
@@ -112,7 +51,7 @@ class Supervisor:
             shutil.rmtree(self.run_dir, ignore_errors=True)
             raise
         self.specs = {s.name: s for s in build_specs(cfg, self.run_dir, self.prefix, cards)
-                      if _runs_here(s, cfg["supervisor"]["stages"])}
+                      if runs_here(s, cfg["supervisor"]["stages"])}
         if "sink" in self.specs:    # a host without the sink runs until it is stopped
             self.specs["sink"].options["warmup_frames"] = warmup_frames
         self.procs: dict[str, mp.Process] = {}
@@ -121,6 +60,23 @@ class Supervisor:
         self.stop_reason: str | None = None
         self.summary: dict = {}
         self._mp = mp.get_context("spawn")
+        self.streams = StreamManager(self, stream_sources(cfg))
+
+    def downstream_names(self) -> list[str]:
+        return [n for n in self.specs if self.specs[n].kind != "capture"]
+
+    def snapshot(self) -> dict:
+        """Streams, stages, histograms and run info (shape: README, "Streams and the HTTP API")."""
+        return self.streams.snapshot()
+
+    def _start_api(self) -> None:
+        api = self.cfg["api"]
+        try:
+            self.streams.start_api(api["host"], api["port"], api["token"], self.api_routes)
+        except OSError as exc:
+            if self.api_required:
+                raise PipelineError(str(exc)) from None
+            log.warning("%s; running without it", exc)
 
     # -- life cycle -------------------------------------------------------
     def run(self, timeout_s: float | None = None) -> dict:
@@ -131,7 +87,10 @@ class Supervisor:
         if orphans:
             log.warning("removed %d shared-memory segments left by a killed run", len(orphans))
         try:
-            downstream = [n for n in self.specs if self.specs[n].kind != "capture"]
+            self.streams.open()
+            if self.api:
+                self._start_api()
+            downstream = self.downstream_names()
             for name in reversed(downstream):            # sink first: downstream sockets bind first
                 self._spawn(name)
             if self._wait_ready(downstream, timeout_s):  # frames flow only once models are loaded
@@ -167,7 +126,7 @@ class Supervisor:
             for name in names:
                 if not self.procs[name].is_alive():
                     self._on_exit(name, self.procs[name].exitcode)
-            time.sleep(0.05)
+            self.streams.tick(50, commands=False)
         return False
 
     def _watch(self, timeout_s: float | None) -> None:
@@ -181,10 +140,13 @@ class Supervisor:
                     self._on_exit(name, proc.exitcode)
             if "sink" in self.finished:
                 return
-            time.sleep(0.05)
+            self.streams.tick(50)
 
     def _on_exit(self, name: str, code: int | None) -> None:
         if self.stop_reason is not None:
+            return
+        if self.specs[name].kind == "capture":     # each stream on its own: retried, restarted alone
+            self.streams.on_capture_exit(name, code, EXIT_USER_ERROR)
             return
         if code == 0:
             self.finished.add(name)
@@ -193,7 +155,7 @@ class Supervisor:
             error_file = self.run_dir / f"{name}.error"
             message = error_file.read_text() if error_file.exists() else f"{name} failed"
             raise PipelineError(message)
-        self.restarts[name] += 1
+        self.restarts[name] = self.restarts.get(name, 0) + 1
         if self.restarts[name] > self.cfg["supervisor"]["max_restarts"]:
             raise PipelineError(f"stage {name} died {self.restarts[name]} times "
                                 f"(last exit code {code}); giving up")
@@ -202,6 +164,7 @@ class Supervisor:
 
     def shutdown(self) -> None:
         """SIGTERM every live stage, SIGKILL what is left after the timeout, remove all traces."""
+        self.streams.close()
         for name, proc in self.procs.items():
             if not proc.is_alive():
                 continue

@@ -111,6 +111,15 @@ def make_socket(ctx: zmq.Context, kind: int, endpoint: Endpoint, *, bind: bool, 
     return sock
 
 
+def envelope_policy(env: Envelope, hop_policy: str) -> str:
+    """A stream's own policy (``meta["policy"]``, set by its capture) over the hop's.
+
+    So a file in a pipeline with live cameras keeps every frame while the
+    cameras' frames are newest-wins."""
+    policy = env.meta.get("policy")
+    return policy if policy in POLICIES else hop_policy
+
+
 class Sender:
     """The PUSH side of a hop."""
 
@@ -120,15 +129,17 @@ class Sender:
         self.sock = make_socket(ctx, zmq.PUSH, endpoint, bind=False, hwm=hwm)
         self.sock.setsockopt(zmq.SNDTIMEO, send_timeout_ms)
         self.dropped = 0
+        self.dropped_by_stream: dict[str, int] = {}
 
     def send(self, env: Envelope, stopping=lambda: False) -> bool:
         frames = encode(env)
-        if self.policy == "latest" and env.kind != EOS:
+        if envelope_policy(env, self.policy) == "latest" and env.kind != EOS:
             try:
                 self.sock.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
                 return True
             except zmq.Again:
                 self.dropped += 1
+                self.dropped_by_stream[env.stream] = self.dropped_by_stream.get(env.stream, 0) + 1
                 return False
         while True:
             try:
@@ -154,6 +165,7 @@ class Receiver:
         self.sock = make_socket(ctx, zmq.PULL, endpoint, bind=True, hwm=hwm, allow_remote=allow_remote)
         self.sock.setsockopt(zmq.MAXMSGSIZE, MAX_ARRAY_BYTES)   # a bigger frame disconnects its sender
         self.dropped = 0       # older frames skipped by the latest policy
+        self.dropped_by_stream: dict[str, int] = {}
         self.malformed = 0     # messages that did not decode or failed validation
         self._discarded: list[Envelope] = []   # skipped by ``latest``; their slots still need releasing
         self._malformed_log = LogLimiter(log)
@@ -192,11 +204,12 @@ class Receiver:
         newest: dict[str, Envelope] = {}
         kept: list[Envelope] = []
         for env in received:
-            if env.kind == EOS:
+            if env.kind == EOS or envelope_policy(env, self.policy) == "wait":   # a no-drop stream keeps all
                 kept.append(env)
                 continue
             if env.stream in newest:
                 self.dropped += 1
+                self.dropped_by_stream[env.stream] = self.dropped_by_stream.get(env.stream, 0) + 1
                 self._discarded.append(newest[env.stream])
             newest[env.stream] = env
         return list(newest.values()) + kept

@@ -56,6 +56,9 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
         stage = make_stage(spec)
         install_stop_handlers(stage)
         io = StageIO(spec, ctx)
+        if spec.options.get("control"):
+            from pipeline.telemetry import ControlListener
+            stage.control = ControlListener(ctx, spec.options["control"])
         stage.setup(io)
         Path(run_dir, f"{spec.name}.ready").touch()
     except user_errors() as exc:
@@ -69,12 +72,16 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
             stage.close()
         finally:
             io.close(flush=not stage.stopping)
+            if stage.control is not None:
+                stage.control.close()
             ctx.term()
 
 
 def _close_quietly(stage, io: StageIO | None, ctx: zmq.Context) -> None:
     """After a failed setup: release what exists; a half-built stage must not hide the user error."""
-    for close in (getattr(stage, "close", None), getattr(io, "close", None), ctx.term):
+    control = getattr(stage, "control", None)
+    for close in (getattr(stage, "close", None), getattr(io, "close", None),
+                  getattr(control, "close", None), ctx.term):
         try:
             if close is not None:
                 close()

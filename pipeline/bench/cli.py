@@ -116,6 +116,9 @@ def bench(args) -> int:
         onnx = Path(args.onnx or here / "engines" / "weights" / "yolo_tiny.onnx").resolve()
         result = {"machine": machine_info(),
                   "footprint": bench_footprint(Path(args.repo or here).resolve(), onnx, args.repeat)}
+    elif args.rtsp:
+        from pipeline.bench.rtsp_scaling import bench_rtsp
+        result = bench_rtsp(args, _base_config(args))
     elif args.scaling:
         from pipeline.bench.scaling import bench_scaling
         result = bench_scaling(args, _base_config(args))
@@ -126,7 +129,7 @@ def bench(args) -> int:
         print_table(result)
     path = out / ("soak.json" if args.suite == "soak" else "bench.json")
     path.write_text(json.dumps(result, indent=1))
-    if args.suite != "pipeline" or args.scaling:
+    if args.suite != "pipeline" or args.scaling or args.rtsp:
         print(json.dumps({k: v for k, v in result.items() if k not in ("machine", "memory")}, indent=1))
     print(f"results: {path}", file=sys.stderr)
     return 0

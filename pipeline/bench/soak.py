@@ -132,7 +132,7 @@ def _stop_pipeline(proc: subprocess.Popen) -> int | None:
 def bench_soak(args) -> dict:
     rtsp = _rtsp_helper()
     work = Path(tempfile.mkdtemp(prefix="streamdet-soak-"))
-    server = rtsp.RtspServer(rtsp.free_port(), work / "rtsp.log", ("--fps", str(SOURCE_FPS))).start()
+    server = rtsp.RtspServer(rtsp.free_port(), work / "rtsp.log", fps=SOURCE_FPS).start()
     publish = f"tcp://127.0.0.1:{rtsp.free_port()}"
     cfg = soak_config(args, server.url, publish)
     messages = MessageLog(publish).start()

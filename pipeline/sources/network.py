@@ -134,6 +134,11 @@ class NetworkSource(LiveSource):
         self._attempts = 0                  # reconnect attempts in the current outage
 
     @property
+    def reconnecting(self) -> bool:
+        """True while the stream is down and being reopened."""
+        return self._outage_since is not None
+
+    @property
     def _read_timeout_s(self) -> float:
         return self.stall_timeout_s / READ_TIMEOUT_PERIODS
 

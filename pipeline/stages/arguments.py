@@ -41,7 +41,9 @@ def stage_arguments(spec: StageSpec) -> dict:
     cfg, opts = spec.config, spec.options
     card = opts.get("model_card")
     if spec.kind == "capture":
-        return {"stream": opts["stream"], "source_cfg": cfg["source"], "index": opts.get("index", 0)}
+        return {"stream": opts["stream"], "source_cfg": opts.get("source") or cfg["source"],
+                "index": opts.get("index", 0), "policy": spec.policy, "id_file": opts.get("id_file"),
+                "telemetry": opts.get("telemetry")}
     if spec.kind == "preprocess":
         return {"input_spec": from_card(card).spec,
                 "keep_frames": opts.get("keep_frames", False), "on_gpu": opts.get("gpu_preprocess", False)}
@@ -61,7 +63,7 @@ def stage_arguments(spec: StageSpec) -> dict:
         return {"publish": cfg["publish"], "sinks": cfg["sinks"], "plugins": cfg.get("plugins", []),
                 "allow_remote": cfg["transport"]["allow_remote"], "fps": cfg["source"]["fps"],
                 "streams": opts.get("streams", 1), "warmup_frames": opts.get("warmup_frames", 0),
-                "summary_path": opts.get("summary_path")}
+                "summary_path": opts.get("summary_path"), "telemetry": opts.get("telemetry")}
     raise ValueError(f"unknown stage kind {spec.kind!r}")
 
 

@@ -14,21 +14,32 @@ import numpy as np
 from pipeline.messages import Envelope
 from pipeline.sources.factory import make_source
 from pipeline.stage import Stage, StageIO
+from pipeline.stream_report import CaptureReporter, FrameIdFile
 
 log = logging.getLogger("streamdet.capture")
 
 
 class CaptureStage(Stage):
-    def __init__(self, name: str, *, stream: str, source_cfg: dict, index: int = 0) -> None:
-        """``source_cfg``: the ``source`` config section; ``index``: this stream's number (seeds)."""
+    def __init__(self, name: str, *, stream: str, source_cfg: dict, index: int = 0, policy: str = "wait",
+                 id_file: str | None = None, telemetry: str | None = None) -> None:
+        """``source_cfg``: this stream's source settings; ``index``: its number (seeds);
+        ``policy``: its own hop policy (wait: files, latest: live), carried on every frame;
+        ``id_file``: where frame ids persist across restarts; ``telemetry``: the supervisor's endpoint."""
         super().__init__(name)
-        self.stream, self.source_cfg, self.index = stream, source_cfg, index
+        self.stream, self.source_cfg, self.index, self.policy = stream, source_cfg, index, policy
+        self.id_file, self.telemetry = id_file, telemetry
 
     def setup(self, io: StageIO) -> None:
         super().setup(io)
         self.source = make_source(self.source_cfg, self.index)
         self.source.open()
-        self.last_id = -1
+        self.last_id, self.sent, self.last_ts = -1, 0, None
+        self.ids = FrameIdFile(self.id_file) if self.id_file else None
+        self.first_id = self.ids.first_id if self.ids else 0   # a restarted capture continues the numbering
+        self.reporter = None
+        if self.telemetry:
+            self.reporter = CaptureReporter(self.telemetry, self.name, self.stream, self)
+            self.reporter.start()
 
     def run(self) -> None:
         io = self.io
@@ -45,18 +56,25 @@ class CaptureStage(Stage):
                     log.info("%s: frame size changed to %s", self.stream, frame.image.shape)
                     continue   # next alloc uses the new frame_shape
                 arrays["frame"][...] = frame.image
-            env = Envelope(stream=self.stream, frame_id=frame.frame_id, capture_ts=frame.capture_ts,
+            frame_id = frame.frame_id + self.first_id
+            env = Envelope(stream=self.stream, frame_id=frame_id, capture_ts=frame.capture_ts,
                            width=w, height=h, arrays=io.commit(arrays))
             t_out = time.time()
             env.stamp("capture", frame.capture_ts, t_out)   # from acquisition (live: grab) to send: no pacing waits
             env.meta["counts"] = {self.name: self._counts()}
+            env.meta["policy"] = self.policy           # this stream's own: wait (files) or latest (live)
+            if self.ids is not None:                   # before sending: a kill in between skips an id, never repeats one
+                self.ids.write(frame_id)
             io.sender.send(env, lambda: self.stopping)
-            self.last_id = frame.frame_id
+            self.last_id, self.last_ts = frame_id, frame.capture_ts
+            self.sent += 1
         if not self.stopping:
             eos = Envelope.eos(self.stream, self.last_id)
             eos.meta["counts"] = {self.name: self._counts()}
             io.sender.send(eos, lambda: self.stopping)
             log.info("%s: end of stream after frame %d", self.stream, self.last_id)
+            if self.reporter is not None:
+                self.reporter.ended = True
         # Stay connected until the supervisor stops the run: a PUSH peer that disconnects while
         # the receiver's queue is full can lose what it had queued (measured here: the last
         # frames and the end-of-stream), whatever LINGER says.
@@ -72,5 +90,9 @@ class CaptureStage(Stage):
         return counts
 
     def close(self) -> None:
+        if getattr(self, "reporter", None) is not None:
+            self.reporter.stop()
+        if getattr(self, "ids", None) is not None:
+            self.ids.close()
         if hasattr(self, "source"):
             self.source.close()

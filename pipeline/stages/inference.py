@@ -52,7 +52,7 @@ class InferenceStage(Stage):
         outs = []
         for i, env in enumerate(envs):
             shapes = {name: (value.shape[1:], value.dtype) for name, value in outputs.items()}
-            arrays = self.io.alloc(shapes, lambda: self.stopping)
+            arrays = self.io.alloc(shapes, lambda: self.stopping, stream=env.stream)
             if arrays is None:
                 return outs + [None] * (len(envs) - len(outs))
             for name, value in outputs.items():
@@ -63,6 +63,7 @@ class InferenceStage(Stage):
                 out.arrays["frame"] = env.arrays["frame"]
             out.meta["engine"] = self.engine_name
             out.meta["batch"] = len(envs)
+            out.meta["device"] = str(self.engine.meta.device)
             outs.append(out)
         return outs
 

@@ -30,7 +30,7 @@ class PreprocessStage(Stage):
         frame = self.io.array(env, "frame")
         spec = self.input_spec
         arrays = self.io.alloc({"input": ((3, spec.height, spec.width), np.dtype(spec.dtype))},
-                               lambda: self.stopping)
+                               lambda: self.stopping, stream=env.stream)
         if arrays is None:
             return None
         _, box = prepare(frame, spec, out=arrays["input"])

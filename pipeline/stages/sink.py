@@ -19,6 +19,7 @@ from pipeline.schema import to_public
 from pipeline.sinks.jsonl import JsonlWriter
 from pipeline.sinks.publisher import Publisher
 from pipeline.sinks.video import VideoWriter
+from pipeline.sink_report import SinkReport
 from pipeline.stage import Stage, StageIO
 from plugins.base import load_plugin
 
@@ -27,17 +28,21 @@ log = logging.getLogger("streamdet.sink")
 
 class SinkStage(Stage):
     def __init__(self, name: str, *, publish: dict, sinks: dict, plugins: list, allow_remote: bool,
-                 fps: float, streams: int = 1, warmup_frames: int = 0, summary_path: str | None = None) -> None:
+                 fps: float, streams: int = 1, warmup_frames: int = 0, summary_path: str | None = None,
+                 telemetry: str | None = None) -> None:
         """``publish``/``sinks``: those config sections; ``plugins``: plugin specs (module:Class,
         params); ``streams``: how many end-of-stream marks end the run; ``warmup_frames`` per
-        stream are left out of the metrics; ``fps``: the video file's frame rate."""
+        stream are left out of the metrics; ``fps``: the video file's frame rate;
+        ``telemetry``: the supervisor's telemetry endpoint (per-stream figures), if any."""
         super().__init__(name)
         self.publish_cfg, self.sinks_cfg, self.plugin_specs = publish, sinks, plugins
         self.allow_remote, self.fps = allow_remote, fps
         self.expected_eos, self.warmup, self.summary_path = streams, warmup_frames, summary_path
+        self.telemetry = telemetry
         self.status = sinks["status"]
         self.metrics = Metrics()
         self.eos_seen: set[str] = set()
+        self.report = None
         self.seen: dict[str, int] = {}
         self._next_status = 0.0
         self.writers: list = []
@@ -45,6 +50,10 @@ class SinkStage(Stage):
 
     def setup(self, io: StageIO) -> None:
         super().setup(io)
+        if self.telemetry:
+            from pipeline.telemetry import TelemetrySender
+            self.report = SinkReport(TelemetrySender(zmq.Context.instance(), self.telemetry, self.name),
+                                     self.metrics)
         self.writers = [Publisher(zmq.Context.instance(), self.publish_cfg["endpoint"],
                                   self.publish_cfg["encoding"], allow_remote=self.allow_remote)]
         if self.sinks_cfg["jsonl"]:
@@ -76,6 +85,9 @@ class SinkStage(Stage):
         self.seen[env.stream] = self.seen.get(env.stream, 0) + 1
         if self.seen[env.stream] > self.warmup:
             self.metrics.add(env, t_in, t_out)
+        if self.report is not None:
+            self.report.add(env, t_in, t_out)
+            self.report.maybe_send(self.eos_seen)
         if self.status and t_out >= self._next_status:
             self._next_status = t_out + 1.0
             sys.stderr.write("\r" + self.metrics.status_line() + " ")
@@ -85,9 +97,32 @@ class SinkStage(Stage):
     def on_eos(self, env: Envelope) -> None:
         self.metrics.counts.update(env.meta.get("counts", {}))
         self.eos_seen.add(env.stream)
-        if len(self.eos_seen) >= self.expected_eos:
-            self.finished = True
+        self._check_finished()
+        if self.report is not None:
+            self.report.maybe_send(self.eos_seen, force=True)
         return None
+
+    def _check_finished(self) -> None:
+        """Every stream of the run ended (a set of names once the supervisor sends one)."""
+        if self.streams is None:
+            self.finished = len(self.eos_seen) >= self.expected_eos
+        else:
+            self.finished = bool(self.streams) and self.streams <= self.eos_seen
+
+    def on_control(self, message: dict) -> None:
+        before = set(self.streams or ())
+        super().on_control(message)
+        for gone in before - set(self.streams or ()):
+            if self.report is not None:
+                self.report.forget(gone)
+        if message["kind"] == "streams" and isinstance(message.get("seq"), int) and self.report is not None:
+            self.report.sender.send("ack", seq=message["seq"])   # the supervisor waits for this on DELETE
+        self._check_finished()
+
+    def run_once(self) -> None:
+        super().run_once()
+        if self.report is not None:
+            self.report.maybe_send(self.eos_seen)
 
     def close(self) -> None:
         for plugin in self.plugins:
@@ -99,8 +134,12 @@ class SinkStage(Stage):
                 writer.close()
             except Exception as exc:   # one broken file must not lose the summary
                 log.warning("closing %s: %s", type(writer).__name__, exc)
+        if self.report is not None:
+            self.report.maybe_send(self.eos_seen, force=True)
+            self.report.sender.close()
         path = self.summary_path
         if path:
             summary = self.metrics.summary()
-            summary["complete"] = len(self.eos_seen) >= self.expected_eos
+            summary["complete"] = (len(self.eos_seen) >= self.expected_eos if self.streams is None
+                                   else self.streams <= self.eos_seen)
             Path(path).write_text(json.dumps(summary))

@@ -44,8 +44,8 @@ class RtspServer:
     The server's stderr goes to ``log_path`` so a failed start can say why.
     """
 
-    def __init__(self, port: int, log_path: Path, options: tuple[str, ...] = ()) -> None:
-        self.port, self.options = port, tuple(options)   # e.g. ("--fps", "10")
+    def __init__(self, port: int, log_path: Path, size: tuple[int, int] = (320, 240), fps: int = 25) -> None:
+        self.port, self.size, self.fps = port, size, fps
         self.url = f"rtsp://127.0.0.1:{port}/test"
         self.log_path = Path(log_path)
         self.process: subprocess.Popen | None = None
@@ -53,7 +53,8 @@ class RtspServer:
     def start(self, timeout_s: float = 15.0) -> "RtspServer":
         with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(
-                [SYSTEM_PYTHON, str(SERVER_SCRIPT), str(self.port), *self.options],
+                [SYSTEM_PYTHON, str(SERVER_SCRIPT), str(self.port), "--width", str(self.size[0]),
+                 "--height", str(self.size[1]), "--fps", str(self.fps)],
                 stdout=subprocess.PIPE, stderr=log, text=True)
         lines: list[str] = []
         reader = threading.Thread(target=lambda: lines.append(self.process.stdout.readline()),

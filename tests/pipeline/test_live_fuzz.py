@@ -14,7 +14,8 @@ import zmq
 
 from pipeline import config
 from pipeline.client import Subscriber
-from pipeline.supervisor import CHAIN, Supervisor, stage_endpoints
+from pipeline.run_plan import CHAIN, stage_endpoints
+from pipeline.supervisor import Supervisor
 from tests.helpers.hostile import crafted, random_messages
 from tests.pipeline.test_end_to_end import free_port
 

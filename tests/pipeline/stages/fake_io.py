@@ -1,6 +1,8 @@
 """A StageIO stand-in for unit tests of a stage's ``process``: plain arrays, no sockets or rings."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 
@@ -16,7 +18,8 @@ class FakeSender:
 class FakeIO:
     """Arrays live inline on the envelope (as on a hop between hosts); sends are collected."""
 
-    def __init__(self) -> None:
+    def __init__(self, options: dict | None = None) -> None:
+        self.spec = SimpleNamespace(options=options or {}, run_prefix="streamdet-test", policy="wait")
         self.sender = FakeSender()
         self.stale = self.failed = 0
         self.blocked_s = 0.0
@@ -24,7 +27,7 @@ class FakeIO:
     def array(self, env, name: str) -> np.ndarray:
         return env.arrays[name]
 
-    def alloc(self, shapes: dict, stopping=lambda: False) -> dict:
+    def alloc(self, shapes: dict, stopping=lambda: False, stream=None) -> dict:
         return {name: np.empty(shape, dtype) for name, (shape, dtype) in shapes.items()}
 
     def commit(self, arrays: dict) -> dict:
