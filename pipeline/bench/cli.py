@@ -104,6 +104,9 @@ def bench(args) -> int:
     elif args.suite == "maskrcnn":
         from pipeline.bench.maskrcnn_bench import bench_maskrcnn
         result = bench_maskrcnn(args, _base_config(args))
+    elif args.suite == "gpu":
+        from pipeline.bench.gpu_suite import bench_gpu
+        result = bench_gpu(args)
     elif args.scaling:
         from pipeline.bench.scaling import bench_scaling
         result = bench_scaling(args, _base_config(args))
