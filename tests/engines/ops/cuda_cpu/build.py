@@ -31,8 +31,8 @@ def compiler() -> str | None:
 def wrapper_source(cu_text: str, kernels: tuple[str, ...]) -> str:
     """The C++ translation unit: shim, the .cu text verbatim, dynamic shared arrays, exports."""
     dynamic = EXTERN_SHARED.findall(cu_text)
-    lines = [f"#define CUDA_SHIM_DYNAMIC_SHARED_DEFINED {DYNAMIC_SHARED_BYTES if dynamic else 0}",
-             f'#include "{SHIM}"', "#line 1 \"kernel.cu\"", cu_text, "#line 1 \"exports\""]
+    lines = [f"#define CUDA_SHIM_DYNAMIC_SHARED {DYNAMIC_SHARED_BYTES}", f'#include "{SHIM}"',
+             '#line 1 "kernel.cu"', cu_text, '#line 1 "exports"']
     for name, element_type in {name: t for t, name in dynamic}.items():
         lines.append(f"alignas(16) thread_local {element_type} {name}"
                      f"[CUDA_SHIM_DYNAMIC_SHARED / sizeof({element_type})];")
