@@ -79,7 +79,7 @@ constexpr size_t kStackBytes = 64 * 1024;
 
 struct Fiber {
     void* stack_pointer = nullptr;  // x86-64 switch
-    ucontext_t context;             // elsewhere
+    ucontext_t* context = nullptr;  // elsewhere
     uint3 index;
     bool done = false;
     int barrier_line = 0;  // > 0: waiting at the __syncthreads() of that line
@@ -96,7 +96,11 @@ struct Block {
 
 static Block block_state;
 static std::vector<std::vector<char>> stacks;
+static std::vector<ucontext_t> contexts;  // ucontext back-end only
 static std::mt19937_64 order_rng;
+// `extern __shared__` storage (build.py registers it): only the bytes a launch asks for,
+// and a little beyond, are refilled with garbage per block.
+static unsigned char* (*dynamic_shared_of_this_thread)() = nullptr;
 
 void fiber_entry();
 
@@ -141,14 +145,17 @@ inline void yield_to_scheduler() {
 }
 #else
 inline void prepare_fiber(Fiber& f, std::vector<char>& stack) {
-    getcontext(&f.context);
-    f.context.uc_stack.ss_sp = stack.data();
-    f.context.uc_stack.ss_size = stack.size();
-    f.context.uc_link = nullptr;
-    makecontext(&f.context, fiber_entry, 0);
+    const size_t t = &f - block_state.fibers.data();
+    if (contexts.size() < block_state.fibers.size()) contexts.resize(block_state.fibers.size());
+    f.context = &contexts[t];
+    getcontext(f.context);
+    f.context->uc_stack.ss_sp = stack.data();
+    f.context->uc_stack.ss_size = stack.size();
+    f.context->uc_link = nullptr;
+    makecontext(f.context, fiber_entry, 0);
 }
-inline void resume(Fiber& f) { swapcontext(&block_state.scheduler, &f.context); }
-inline void yield_to_scheduler() { swapcontext(&block_state.current->context, &block_state.scheduler); }
+inline void resume(Fiber& f) { swapcontext(&block_state.scheduler, f.context); }
+inline void yield_to_scheduler() { swapcontext(block_state.current->context, &block_state.scheduler); }
 #endif
 
 inline void sync_threads(int line) {
@@ -195,13 +202,43 @@ inline std::pair<unsigned char*, size_t> shared_region() {
     return {static_cast<unsigned char*>(start), query.size};
 }
 
+// Random bytes over the TLS block (static shared memory); after the first time, the dynamic
+// array only up to the bytes the launch asked for (plus 64): it is 48 KiB, and refilling
+// all of it for each of thousands of blocks is most of a small launch's time.
+inline void fill_with_garbage(unsigned char* tls, size_t size, size_t shared_mem) {
+    unsigned long long state = order_rng();
+    auto fill = [&state](unsigned char* from, unsigned char* to) {
+        for (; from < to; from += 8) {
+            state += 0x9E3779B97F4A7C15ULL;  // splitmix64
+            unsigned long long z = state;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+            z ^= z >> 31;
+            std::memcpy(from, &z, std::min<size_t>(8, to - from));
+        }
+    };
+    unsigned char* end = tls + size;
+    unsigned char* dynamic_shared = dynamic_shared_of_this_thread ? dynamic_shared_of_this_thread() : nullptr;
+    static bool filled_once = false;  // the whole dynamic array once, at first (not TLS: refilled)
+    if (dynamic_shared && dynamic_shared >= tls && dynamic_shared < end && filled_once) {
+        unsigned char* dynamic_end = dynamic_shared + CUDA_SHIM_DYNAMIC_SHARED;
+        fill(tls, dynamic_shared);
+        fill(dynamic_shared, std::min(dynamic_end, dynamic_shared + shared_mem + 64));
+        fill(dynamic_end, end);
+    } else {
+        fill(tls, end);
+        filled_once = true;
+    }
+}
+
 // Runs every thread of one block to completion; "" or the reason it failed.
 inline std::string run_block(size_t threads, const uint3& dims) {
     Block& b = block_state;
     if (stacks.size() < threads) stacks.resize(threads);
-    b.fibers.assign(threads, Fiber{});
+    b.fibers.resize(threads);
     for (size_t t = 0; t < threads; ++t) {
         Fiber& f = b.fibers[t];
+        f = Fiber{};
         f.index = {unsigned(t % dims.x), unsigned(t / dims.x % dims.y), unsigned(t / (dims.x * dims.y))};
         if (stacks[t].empty()) stacks[t].resize(kStackBytes);
         prepare_fiber(f, stacks[t]);
@@ -274,10 +311,7 @@ inline std::string launch(void (*kernel)(P...), const unsigned* grid, const unsi
     for (unsigned long long i = 0; i < blocks; ++i) block_order[i] = i;
     std::shuffle(block_order.begin(), block_order.end(), order_rng);
     for (unsigned long long i : block_order) {
-        for (size_t at = 0; at < tls_size; at += 8) {
-            const unsigned long long word = order_rng();
-            std::memcpy(tls + at, &word, std::min<size_t>(8, tls_size - at));
-        }
+        fill_with_garbage(tls, tls_size, shared_mem);
         blockIdx = {unsigned(i % grid[0]), unsigned(i / grid[0] % grid[1]),
                     unsigned(i / (1ULL * grid[0] * grid[1]))};
         error = run_block(size_t(block[0]) * block[1] * block[2], blockDim);
@@ -325,6 +359,15 @@ template <typename T> inline T atomicCAS(T* a, T expected, T v) {
 
 // One per kernel (build.py writes them): the ctypes entry points.
 #define CUDA_SHIM_API extern "C" __attribute__((visibility("default")))
+// Defines the storage of an `extern __shared__ T name[]` (build.py writes one per array).
+#define CUDA_SHIM_DYNAMIC_SHARED_ARRAY(type, name)                                           \
+    alignas(16) thread_local type name[CUDA_SHIM_DYNAMIC_SHARED / sizeof(type)];             \
+    static unsigned char* cuda_shim_address_of_##name() {                                     \
+        return reinterpret_cast<unsigned char*>(name);                                       \
+    }                                                                                        \
+    __attribute__((constructor)) static void cuda_shim_register_##name() {                   \
+        cuda_shim::dynamic_shared_of_this_thread = cuda_shim_address_of_##name;              \
+    }
 #define CUDA_SHIM_EXPORT(name)                                                               \
     CUDA_SHIM_API const char* cuda_shim_signature_##name() {                                 \
         static const std::string text = cuda_shim::signature(name);                          \
