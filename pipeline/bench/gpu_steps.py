@@ -3,9 +3,11 @@ checks imports and configs without one (dry run). Each returns a JSON-able dict.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +19,7 @@ NMS_SIZES = {1_000: 50, 10_000: 20, 100_000: 5}  # boxes -> timed repeats
 PIPELINE_FRAMES, WARMUP = 600, 60
 
 
-def step_env() -> dict:
+def step_env(out: Path) -> dict:
     import torch
     from pipeline.bench.machine import machine_info
     smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.max.sm",
@@ -27,12 +29,12 @@ def step_env() -> dict:
             "cupy": _version("cupy"), "onnxruntime_providers": _ort_providers()}
 
 
-def plan_env() -> dict:
+def plan_env(out: Path) -> dict:
     import torch
     return {"torch": torch.__version__, "cupy": _version("cupy"), "onnxruntime_providers": _ort_providers()}
 
 
-def step_fp16() -> dict:
+def step_fp16(out: Path) -> dict:
     from engines.detectors import make_detector
     from engines.select import make_engine
     from engines.training.evaluate import evaluate
@@ -50,7 +52,7 @@ def step_fp16() -> dict:
     return {"seed": HELD_OUT_SEED, "frames": EVAL_FRAMES, "models": rows}
 
 
-def plan_fp16() -> dict:
+def plan_fp16(out: Path) -> dict:
     from engines.detectors import make_detector
     from engines.training.evaluate import evaluate  # noqa: F401  (import check)
     return {"seed": HELD_OUT_SEED, "frames": EVAL_FRAMES,
@@ -80,7 +82,7 @@ def _median_ms(fn, repeats: int, sync) -> float:
     return round(statistics.median(times), 3)
 
 
-def step_nms() -> dict:
+def step_nms(out: Path) -> dict:
     import cupy
     import torch
     import torchvision
@@ -104,7 +106,7 @@ def step_nms() -> dict:
     return {"iou_threshold": 0.5, "timing": "host clock around one call, device synchronised", "sizes": rows}
 
 
-def plan_nms() -> dict:
+def plan_nms(out: Path) -> dict:
     import torchvision  # noqa: F401
     from engines.ops import nms_cupy  # noqa: F401
     boxes, scores = nms_boxes(1000)
@@ -132,7 +134,7 @@ def _bench_args(streams: int, max_batch: int) -> argparse.Namespace:
                               live_rate=None, slots=3, repeat=1)
 
 
-def step_pipeline() -> dict:
+def step_pipeline(out: Path) -> dict:
     from pipeline.bench.cli import bench_pipeline
     runs = {}
     for label, overrides, streams, max_batch in pipeline_variants():
@@ -141,10 +143,12 @@ def step_pipeline() -> dict:
             runs[label] = {k: result[k] for k in ("settings", "fps", "dropped", "stages", "end_to_end", "baselines")}
         except Exception as exc:  # keep the other variants' numbers
             runs[label] = {"error": f"{type(exc).__name__}: {exc}"}
-    return {"runs": runs}
+        # what is done so far survives the step's time limit
+        (out / "pipeline.partial.json").write_text(json.dumps(runs, indent=1, default=str))
+    return {"runs": runs, "onnxruntime_providers": _ort_providers()}
 
 
-def plan_pipeline() -> dict:
+def plan_pipeline(out: Path) -> dict:
     from pipeline.bench.pipeline_bench import bench_config
     plans = {}
     for label, overrides, streams, max_batch in pipeline_variants():
@@ -152,17 +156,17 @@ def plan_pipeline() -> dict:
         cfg = bench_config(config.override(config.load(None), overrides), frames=args.frames,
                            warmup=args.warmup, streams=streams, max_batch=max_batch, slots=args.slots)
         plans[label] = {"engine": cfg["engine"], "streams": cfg["source"]["streams"]}
-    return {"runs": plans}
+    return {"runs": plans, "onnxruntime_providers": _ort_providers()}
 
 
-def step_maskrcnn() -> dict:
+def step_maskrcnn(out: Path) -> dict:
     from pipeline.bench.maskrcnn_bench import r50_latency, side_branch_cost
     fast = config.override(config.load(None), _fast_path())
     return {"r50_fp32": r50_latency(DEVICE, iterations=20), "r50_fp16": r50_latency(DEVICE, iterations=20, half=True),
             "side_branch": side_branch_cost(fast, PIPELINE_FRAMES, WARMUP, every_n=10, slots=3)}
 
 
-def plan_maskrcnn() -> dict:
+def plan_maskrcnn(out: Path) -> dict:
     from pipeline.bench.maskrcnn_bench import r50_latency  # noqa: F401
     cfg = config.override(config.load(None), {**_fast_path(), "branch.model": "maskrcnn", "branch.every_n": 10})
     return {"fast_path": cfg["engine"], "branch": cfg["branch"]}

@@ -31,7 +31,7 @@ def run_step(step: str, out: Path, dry_run: bool = False) -> dict:
     if step == "summary":
         result = summary(out)
     else:
-        result = getattr(gpu_steps, f"plan_{step}" if dry_run else f"step_{step}")()
+        result = getattr(gpu_steps, f"plan_{step}" if dry_run else f"step_{step}")(out)
     result = {"step": step, "dry_run": dry_run, "seconds": round(time.time() - started, 1), **result}
     (out / f"{step}.json").write_text(json.dumps(result, indent=1, default=str))
     return result

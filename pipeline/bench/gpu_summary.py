@@ -20,11 +20,27 @@ def _runs(pipeline: dict, streams: int) -> list[dict]:
             if "fps" in r and label.startswith("torch") and f"_{streams}_stream" in label]
 
 
+def _pytest_counts(out: Path) -> tuple[int, int] | None:
+    """(passed, run) from pytest's JUnit XML, or None when pytest did not get that far."""
+    path = out / "pytest.xml"
+    if not path.is_file():
+        return None
+    import xml.etree.ElementTree as ElementTree
+    suites = ElementTree.parse(path).getroot()
+    suites = [suites] if suites.tag == "testsuite" else list(suites)
+    run = sum(int(s.get("tests", 0)) - int(s.get("skipped", 0)) for s in suites)
+    bad = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+    return run - bad, run
+
+
 def targets(out: Path) -> list[dict]:
     pipeline, nms, mask, fp16 = (_load(out, s) for s in ("pipeline", "nms", "maskrcnn", "fp16"))
+    counts = _pytest_counts(out)
     single, eight = _runs(pipeline, 1), _runs(pipeline, 8)
     best = max(single, key=lambda r: r["fps"], default=None)
     rows = [
+        ("pytest -m gpu (kernel parity on the device, gpu tests): passed / run", "all",
+         counts and f"{counts[0]} / {counts[1]}", counts and counts[0] == counts[1] > 0),
         ("YOLO-n 640 fp16, 1 stream, FPS", ">= 300", best and best["fps"], best and best["fps"] >= 300),
         ("YOLO-n 640 fp16, 1 stream, e2e p50 ms", "<= 5", best and best["end_to_end"]["p50_ms"],
          best and best["end_to_end"]["p50_ms"] <= 5),

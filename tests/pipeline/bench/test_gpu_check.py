@@ -71,7 +71,10 @@ def test_summary_compares_the_numbers_with_the_targets(tmp_path):
     write(tmp_path, "nms", {"sizes": [{"boxes": 1000, "cupy_over_torchvision": 0.5},
                                       {"boxes": 100000, "cupy_over_torchvision": 1.5}]})
     write(tmp_path, "fp16", {"models": {"yolo": {"fp32_minus_fp16": {"mAP": 0.002}, "within_0.01": True}}})
+    (tmp_path / "pytest.xml").write_text('<testsuites><testsuite tests="5" skipped="1" failures="1" '
+                                         'errors="0"/></testsuites>')
     met = {row["target"]: row["met"] for row in summary(tmp_path)["targets"]}
+    assert met.pop("pytest -m gpu (kernel parity on the device, gpu tests): passed / run") is False
     assert met == {"YOLO-n 640 fp16, 1 stream, FPS": True, "YOLO-n 640 fp16, 1 stream, e2e p50 ms": False,
                    "YOLO-n 640 fp16, 8 streams, aggregate FPS": True,
                    "CuPy NMS / torchvision CUDA NMS, 1000 boxes": True,
