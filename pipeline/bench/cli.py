@@ -119,6 +119,9 @@ def bench(args) -> int:
     elif args.rtsp:
         from pipeline.bench.rtsp_scaling import bench_rtsp
         result = bench_rtsp(args, _base_config(args))
+    elif args.suite == "gpu":
+        from pipeline.bench.gpu_suite import bench_gpu
+        result = bench_gpu(args)
     elif args.scaling:
         from pipeline.bench.scaling import bench_scaling
         result = bench_scaling(args, _base_config(args))

@@ -4,6 +4,19 @@ from __future__ import annotations
 import argparse
 
 
+SUITES = {
+    "pipeline": "the real pipeline vs the bare engine and a sequential loop (default)",
+    "transport": "one hop, shared-memory slot vs raw ZeroMQ",
+    "ops": "decode + NMS, NumPy vs torch",
+    "engines": "bare engine FPS",
+    "maskrcnn": "R50-FPN latency, side-branch cost",
+    "footprint": "start-up time and memory of real runs",
+    "soak": "RTSP outages, stage kills, memory over --minutes (soak.json)",
+    "tracker": "ByteTrack cost per frame at 10/50/200 detections",
+    "gpu": "issue 15's GPU measurements (benchmarks/gpu_check.sh runs them step by step)",
+}
+
+
 def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML config (default: the embedded default)")
     p.add_argument("--source", default=None, help="default: synthetic, no drops, as fast as it goes")
@@ -32,13 +45,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--camera-height", type=int, default=480, help="--rtsp: frame height of each camera")
     p.add_argument("--minutes", type=float, default=30.0, help="soak: minutes of the steady phase after the faults")
     p.add_argument("--notes", default=None, help="free text stored with the results (which machine, how loaded)")
-    p.add_argument("--suite", default="pipeline",
-                   choices=["pipeline", "transport", "ops", "engines", "maskrcnn", "footprint", "soak", "tracker"],
-                   help="pipeline (default), transport (one hop: shm vs raw ZeroMQ), ops (decode+NMS), "
-                        "engines (bare FPS), maskrcnn (R50-FPN latency, side-branch cost), "
-                        "footprint (start-up time and memory of real runs), "
-                        "soak (RTSP outages, stage kills, memory over --minutes: soak.json), "
-                        "tracker (ByteTrack cost per frame at 10/50/200 detections)")
+    p.add_argument("--suite", default="pipeline", choices=list(SUITES),
+                   help="; ".join(f"{name}: {what}" for name, what in SUITES.items()))
     p.add_argument("--repo", default=None, help="footprint: the checkout to measure (default: this one)")
     p.add_argument("--onnx", default=None,
                    help="footprint: the ONNX model of the second run (default: the shipped yolo_tiny.onnx)")

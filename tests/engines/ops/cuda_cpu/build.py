@@ -31,11 +31,12 @@ def compiler() -> str | None:
 def wrapper_source(cu_text: str, kernels: tuple[str, ...]) -> str:
     """The C++ translation unit: shim, the .cu text verbatim, dynamic shared arrays, exports."""
     dynamic = EXTERN_SHARED.findall(cu_text)
-    lines = [f"#define CUDA_SHIM_DYNAMIC_SHARED_DEFINED {DYNAMIC_SHARED_BYTES if dynamic else 0}",
-             f'#include "{SHIM}"', "#line 1 \"kernel.cu\"", cu_text, "#line 1 \"exports\""]
-    for name, element_type in {name: t for t, name in dynamic}.items():
-        lines.append(f"alignas(16) thread_local {element_type} {name}"
-                     f"[CUDA_SHIM_DYNAMIC_SHARED / sizeof({element_type})];")
+    lines = [f"#define CUDA_SHIM_DYNAMIC_SHARED {DYNAMIC_SHARED_BYTES}", f'#include "{SHIM}"',
+             '#line 1 "kernel.cu"', cu_text, '#line 1 "exports"']
+    arrays = {name: t for t, name in dynamic}
+    if len(arrays) > 1:   # they would alias one buffer on a GPU; the shim has one region
+        raise ValueError(f"more than one extern __shared__ array: {sorted(arrays)}")
+    lines += [f"CUDA_SHIM_DYNAMIC_SHARED_ARRAY({t}, {name})" for name, t in arrays.items()]
     lines += [f"CUDA_SHIM_EXPORT({name})" for name in kernels]
     return "\n".join(lines) + "\n"
 

@@ -4,7 +4,9 @@
 // Execution model
 //   * Blocks of a grid run one after another, in a random (seeded) order, on the calling
 //     OS thread, so a kernel that depends on the order of blocks shows up.
-//   * The threads of a block are fibers (ucontext), one stack each. __syncthreads() is a
+//   * The threads of a block are fibers, one 64 KiB stack each (switched by the small
+//     x86-64 routine below; glibc ucontext elsewhere or with -DCUDA_SHIM_UCONTEXT, which
+//     makes a system call per switch). __syncthreads() is a
 //     real barrier: every fiber of the block runs until it reaches a barrier (or returns),
 //     then the next phase starts. Fibers are resumed in a fresh random order every phase,
 //     so a missing barrier lets a thread read shared memory before (or after) the writes
@@ -19,6 +21,8 @@
 //     CUDA_SHIM_DYNAMIC_SHARED bytes; asking for more at launch is an error.
 //   * Float intrinsics (__fadd_rn ...) are plain IEEE float operations; build.py compiles
 //     with -ffp-contract=off, so nothing is fused into an FMA.
+//   * Arguments are checked against the kernel's parameter types and output arrays have
+//     guard zones (both in launch.py, from the signature text exported here).
 // Errors (limits, divergent barrier) stop the launch and are returned as text by the
 // exported cuda_shim_launch_<kernel>(), which takes what CuPy's RawKernel takes: grid,
 // block, shared_mem, and void* args[] (a pointer to each argument, as cuLaunchKernel).
@@ -72,11 +76,10 @@ inline void __threadfence() {}
 namespace cuda_shim {
 
 constexpr size_t kStackBytes = 64 * 1024;
-constexpr size_t kStaticSharedLimit = 48 * 1024;
 
 struct Fiber {
     void* stack_pointer = nullptr;  // x86-64 switch
-    ucontext_t context;             // elsewhere
+    ucontext_t* context = nullptr;  // elsewhere
     uint3 index;
     bool done = false;
     int barrier_line = 0;  // > 0: waiting at the __syncthreads() of that line
@@ -93,7 +96,11 @@ struct Block {
 
 static Block block_state;
 static std::vector<std::vector<char>> stacks;
+static std::vector<ucontext_t> contexts;  // ucontext back-end only
 static std::mt19937_64 order_rng;
+// `extern __shared__` storage (build.py registers it): only the bytes a launch asks for,
+// and a little beyond, are refilled with garbage per block.
+static unsigned char* (*dynamic_shared_of_this_thread)() = nullptr;
 
 void fiber_entry();
 
@@ -138,14 +145,17 @@ inline void yield_to_scheduler() {
 }
 #else
 inline void prepare_fiber(Fiber& f, std::vector<char>& stack) {
-    getcontext(&f.context);
-    f.context.uc_stack.ss_sp = stack.data();
-    f.context.uc_stack.ss_size = stack.size();
-    f.context.uc_link = nullptr;
-    makecontext(&f.context, fiber_entry, 0);
+    const size_t t = &f - block_state.fibers.data();
+    if (contexts.size() < block_state.fibers.size()) contexts.resize(block_state.fibers.size());
+    f.context = &contexts[t];
+    getcontext(f.context);
+    f.context->uc_stack.ss_sp = stack.data();
+    f.context->uc_stack.ss_size = stack.size();
+    f.context->uc_link = nullptr;
+    makecontext(f.context, fiber_entry, 0);
 }
-inline void resume(Fiber& f) { swapcontext(&block_state.scheduler, &f.context); }
-inline void yield_to_scheduler() { swapcontext(&block_state.current->context, &block_state.scheduler); }
+inline void resume(Fiber& f) { swapcontext(&block_state.scheduler, f.context); }
+inline void yield_to_scheduler() { swapcontext(block_state.current->context, &block_state.scheduler); }
 #endif
 
 inline void sync_threads(int line) {
@@ -192,13 +202,43 @@ inline std::pair<unsigned char*, size_t> shared_region() {
     return {static_cast<unsigned char*>(start), query.size};
 }
 
+// Random bytes over the TLS block (static shared memory); after the first time, the dynamic
+// array only up to the bytes the launch asked for (plus 64): it is 48 KiB, and refilling
+// all of it for each of thousands of blocks is most of a small launch's time.
+inline void fill_with_garbage(unsigned char* tls, size_t size, size_t shared_mem) {
+    unsigned long long state = order_rng();
+    auto fill = [&state](unsigned char* from, unsigned char* to) {
+        for (; from < to; from += 8) {
+            state += 0x9E3779B97F4A7C15ULL;  // splitmix64
+            unsigned long long z = state;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+            z ^= z >> 31;
+            std::memcpy(from, &z, std::min<size_t>(8, to - from));
+        }
+    };
+    unsigned char* end = tls + size;
+    unsigned char* dynamic_shared = dynamic_shared_of_this_thread ? dynamic_shared_of_this_thread() : nullptr;
+    static bool filled_once = false;  // the whole dynamic array once, at first (not TLS: refilled)
+    if (dynamic_shared && dynamic_shared >= tls && dynamic_shared < end && filled_once) {
+        unsigned char* dynamic_end = dynamic_shared + CUDA_SHIM_DYNAMIC_SHARED;
+        fill(tls, dynamic_shared);
+        fill(dynamic_shared, std::min(dynamic_end, dynamic_shared + shared_mem + 64));
+        fill(dynamic_end, end);
+    } else {
+        fill(tls, end);
+        filled_once = true;
+    }
+}
+
 // Runs every thread of one block to completion; "" or the reason it failed.
 inline std::string run_block(size_t threads, const uint3& dims) {
     Block& b = block_state;
     if (stacks.size() < threads) stacks.resize(threads);
-    b.fibers.assign(threads, Fiber{});
+    b.fibers.resize(threads);
     for (size_t t = 0; t < threads; ++t) {
         Fiber& f = b.fibers[t];
+        f = Fiber{};
         f.index = {unsigned(t % dims.x), unsigned(t / dims.x % dims.y), unsigned(t / (dims.x * dims.y))};
         if (stacks[t].empty()) stacks[t].resize(kStackBytes);
         prepare_fiber(f, stacks[t]);
@@ -233,8 +273,9 @@ inline std::string run_block(size_t threads, const uint3& dims) {
     return "";
 }
 
-inline std::string check_launch(const unsigned* g, const unsigned* k, size_t shared_mem,
-                                size_t static_shared) {
+// Static shared memory is per kernel, which only ptxas knows: test_resource_usage.py checks
+// static + dynamic there; here the dynamic part alone is checked.
+inline std::string check_launch(const unsigned* g, const unsigned* k, size_t shared_mem) {
     const unsigned long long threads = 1ULL * k[0] * k[1] * k[2];
     if (!g[0] || !g[1] || !g[2] || !threads) return "empty grid or block";
     if (threads > 1024 || k[0] > 1024 || k[1] > 1024 || k[2] > 64)
@@ -242,7 +283,6 @@ inline std::string check_launch(const unsigned* g, const unsigned* k, size_t sha
                std::to_string(k[2]) + " exceeds CUDA's limits (1024 threads, z <= 64)";
     if (g[0] > 2147483647u || g[1] > 65535 || g[2] > 65535) return "grid exceeds CUDA's limits";
     if (shared_mem > CUDA_SHIM_DYNAMIC_SHARED) return "dynamic shared memory above 48 KiB";
-    if (shared_mem + static_shared > kStaticSharedLimit) return "shared memory per block above 48 KiB";
     return "";
 }
 
@@ -253,10 +293,9 @@ inline void call_with(void (*kernel)(P...), void** args, std::index_sequence<I..
 
 template <typename... P>
 inline std::string launch(void (*kernel)(P...), const unsigned* grid, const unsigned* block,
-                          size_t shared_mem, void** args, unsigned long long seed,
-                          size_t dynamic_shared_bytes) {
+                          size_t shared_mem, void** args, unsigned long long seed) {
     auto [tls, tls_size] = shared_region();
-    std::string error = check_launch(grid, block, shared_mem, tls_size - dynamic_shared_bytes);
+    std::string error = check_launch(grid, block, shared_mem);
     if (!error.empty()) return error;
     order_rng.seed(seed);
     struct Call { void (*kernel)(P...); void** args; } call{kernel, args};
@@ -272,10 +311,7 @@ inline std::string launch(void (*kernel)(P...), const unsigned* grid, const unsi
     for (unsigned long long i = 0; i < blocks; ++i) block_order[i] = i;
     std::shuffle(block_order.begin(), block_order.end(), order_rng);
     for (unsigned long long i : block_order) {
-        for (size_t at = 0; at < tls_size; at += 8) {
-            const unsigned long long word = order_rng();
-            std::memcpy(tls + at, &word, std::min<size_t>(8, tls_size - at));
-        }
+        fill_with_garbage(tls, tls_size, shared_mem);
         blockIdx = {unsigned(i % grid[0]), unsigned(i / grid[0] % grid[1]),
                     unsigned(i / (1ULL * grid[0] * grid[1]))};
         error = run_block(size_t(block[0]) * block[1] * block[2], blockDim);
@@ -322,16 +358,26 @@ template <typename T> inline T atomicCAS(T* a, T expected, T v) {
 }
 
 // One per kernel (build.py writes them): the ctypes entry points.
-#define CUDA_SHIM_EXPORT(name)                                                                  \
-    extern "C" __attribute__((visibility("default"))) const char* cuda_shim_signature_##name() {                                       \
-        static const std::string text = cuda_shim::signature(name);                             \
-        return text.c_str();                                                                    \
-    }                                                                                           \
-    extern "C" __attribute__((visibility("default"))) int cuda_shim_launch_##name(const unsigned* grid, const unsigned* block,         \
-                                           size_t shared_mem, void** args,                      \
-                                           unsigned long long seed, char* error, size_t size) { \
-        const std::string why = cuda_shim::launch(name, grid, block, shared_mem, args, seed,    \
-                                                  CUDA_SHIM_DYNAMIC_SHARED_DEFINED);            \
-        std::snprintf(error, size, "%s", why.c_str());                                          \
-        return why.empty() ? 0 : 1;                                                             \
+#define CUDA_SHIM_API extern "C" __attribute__((visibility("default")))
+// Defines the storage of an `extern __shared__ T name[]` (build.py writes one per array).
+#define CUDA_SHIM_DYNAMIC_SHARED_ARRAY(type, name)                                           \
+    alignas(16) thread_local type name[CUDA_SHIM_DYNAMIC_SHARED / sizeof(type)];             \
+    static unsigned char* cuda_shim_address_of_##name() {                                     \
+        return reinterpret_cast<unsigned char*>(name);                                       \
+    }                                                                                        \
+    __attribute__((constructor)) static void cuda_shim_register_##name() {                   \
+        cuda_shim::dynamic_shared_of_this_thread = cuda_shim_address_of_##name;              \
+    }
+#define CUDA_SHIM_EXPORT(name)                                                               \
+    CUDA_SHIM_API const char* cuda_shim_signature_##name() {                                 \
+        static const std::string text = cuda_shim::signature(name);                          \
+        return text.c_str();                                                                 \
+    }                                                                                        \
+    CUDA_SHIM_API int cuda_shim_launch_##name(const unsigned* grid, const unsigned* block,   \
+                                              size_t shared_mem, void** args,                \
+                                              unsigned long long seed, char* error,          \
+                                              size_t size) {                                 \
+        const std::string why = cuda_shim::launch(name, grid, block, shared_mem, args, seed); \
+        std::snprintf(error, size, "%s", why.c_str());                                       \
+        return why.empty() ? 0 : 1;                                                          \
     }

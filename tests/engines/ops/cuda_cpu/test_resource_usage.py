@@ -33,7 +33,9 @@ def resource_usage(nvcc, source, arch, tmp_path):
     assert done.returncode == 0, done.stderr
     usage = {}
     for name, _, text in ENTRY.findall(done.stdout + done.stderr):
-        number = lambda pattern: int(m.group(1)) if (m := re.search(pattern, text)) else 0  # noqa: E731
+        def number(pattern, text=text):
+            found = re.search(pattern, text)
+            return int(found.group(1)) if found else 0
         usage[name] = {"registers": number(r"Used (\d+) registers"), "smem": number(r"(\d+) bytes smem"),
                        "spill": number(r"(\d+) bytes spill stores") + number(r"(\d+) bytes spill loads"),
                        "stack": number(r"(\d+) bytes stack frame")}
