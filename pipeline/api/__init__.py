@@ -1,0 +1,1 @@
+"""The HTTP API: route lists served by one Starlette app (streams, health, metrics, preview)."""
