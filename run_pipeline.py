@@ -39,12 +39,17 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jsonl", help="append every message to a JSON Lines file")
     p.add_argument("--save-ground-truth", help="synthetic only: write the ground truth of stream cam0 as COCO JSON")
     p.add_argument("--summary", help="write the end-of-run summary JSON here")
+    p.add_argument("--mqtt", metavar="HOST:PORT", help="also publish to this MQTT broker (topics streamdet/<stream>/...)")
+    p.add_argument("--summary-plot", metavar="FILE", help="write a latency-over-time plot per stream (PNG) at the end")
     p.add_argument("--no-status", action="store_true", help="no live status line on the terminal")
 
 
 def run_config(args: argparse.Namespace) -> dict:
     from pipeline import config
     cfg = config.load(args.config)
+    if getattr(args, "mqtt", None):
+        from pipeline.sinks.mqtt_settings import parse_address
+        cfg = config.override(cfg, {"publish.mqtt": {**(cfg["publish"]["mqtt"] or {}), **parse_address(args.mqtt)}})
     return config.override(cfg, {
         "source.uri": args.source, "source.seed": args.seed, "source.max_frames": args.max_frames,
         "source.streams": args.streams, "source.width": args.width, "source.height": args.height,

@@ -64,6 +64,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "publish": {
         "endpoint": (str, "tcp://127.0.0.1:5556", None),
         "encoding": (str, "json", ("json", "msgpack")),
+        "mqtt": ((dict, type(None)), None, None),    # MQTT sink (pipeline/sinks/mqtt_settings.py); None: off
     },
     "sinks": {
         "jsonl": (OPT_STR, None, None),
@@ -177,6 +178,16 @@ def _check_semantics(origin: str, cfg: dict) -> None:
             Endpoint.parse(cfg["branch"]["request_endpoint"]).check_bind(cfg["transport"]["allow_remote"])
     except EndpointError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
+    _check_mqtt(origin, cfg)
+
+
+def _check_mqtt(origin: str, cfg: dict) -> None:
+    from pipeline.sinks.mqtt_settings import MqttSettingsError, check
+    if cfg["publish"]["mqtt"] is not None:
+        try:
+            cfg["publish"]["mqtt"] = check(cfg["publish"]["mqtt"])
+        except MqttSettingsError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
 
 
 def load(path: str | Path | None) -> dict:

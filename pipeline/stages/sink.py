@@ -39,6 +39,9 @@ class SinkStage(Stage):
             self.writers.append(JsonlWriter(cfg["sinks"]["jsonl"]))
         if cfg["sinks"]["video"]:
             self.writers.append(VideoWriter(cfg["sinks"]["video"], fps=cfg["source"]["fps"]))
+        if cfg["publish"].get("mqtt"):
+            from pipeline.sinks.mqtt import MqttWriter
+            self.writers.append(MqttWriter(cfg["publish"]["mqtt"]))
         self.plugins = [load_plugin(spec) for spec in cfg.get("plugins", [])]
         for plugin in self.plugins:
             plugin.start()
@@ -74,6 +77,8 @@ class SinkStage(Stage):
     def on_eos(self, env: Envelope) -> None:
         self.metrics.counts.update(env.meta.get("counts", {}))
         self.eos_seen.add(env.stream)
+        for writer in self.writers:               # e.g. MQTT: retained status offline for this stream
+            getattr(writer, "end_stream", lambda stream: None)(env.stream)
         if len(self.eos_seen) >= self.expected_eos:
             self.finished = True
         return None
@@ -92,4 +97,5 @@ class SinkStage(Stage):
         if path:
             summary = self.metrics.summary()
             summary["complete"] = len(self.eos_seen) >= self.expected_eos
+            summary.update({"mqtt": w.stats() for w in self.writers if hasattr(w, "stats")})
             Path(path).write_text(json.dumps(summary))
