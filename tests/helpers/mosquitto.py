@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from tests.helpers.rtsp import free_port
+from tests.helpers.wait import wait_until
 
 BROKER, SUB, PUB = "mosquitto", "mosquitto_sub", "mosquitto_pub"
 
@@ -70,14 +71,6 @@ class MosquittoBroker:
 
     def __exit__(self, *exc) -> None:
         self.kill()
-
-
-def wait_until(predicate, timeout_s: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no {what} within {timeout_s} s")
-        time.sleep(0.05)
 
 
 def retained(port: int, topic: str, timeout_s: float = 5.0) -> str | None:

@@ -16,7 +16,7 @@ def serve(app, timeout_s: float = 20.0) -> Iterator[str]:
     """Yields the base URL (``http://127.0.0.1:PORT``) while uvicorn serves ``app``."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+                                           lifespan="off", timeout_graceful_shutdown=5))
     server.install_signal_handlers = lambda: None      # pytest owns the signals (uvicorn < 0.29 API)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -10,7 +10,8 @@ import pytest
 
 from pipeline.sinks.mqtt import MqttWriter
 from tests.helpers import mosquitto
-from tests.helpers.mosquitto import MosquittoBroker, TopicRecorder, retained, wait_until
+from tests.helpers.mosquitto import MosquittoBroker, TopicRecorder, retained
+from tests.helpers.wait import wait_until
 
 pytestmark = pytest.mark.skipif(mosquitto.unavailable_reason() is not None,
                                 reason=str(mosquitto.unavailable_reason()))

@@ -20,7 +20,8 @@ from pipeline.client import Subscriber
 from pipeline.schema import SCHEMA_FILE
 from pipeline.shm import SHM_DIR
 from tests.helpers import mosquitto
-from tests.helpers.mosquitto import MosquittoBroker, TopicRecorder, retained, wait_until
+from tests.helpers.mosquitto import MosquittoBroker, TopicRecorder, retained
+from tests.helpers.wait import wait_until
 from tests.test_cli import RUN_INFO, cli_processes, free_endpoint  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(mosquitto.unavailable_reason() is not None,

@@ -1,0 +1,196 @@
+"""Live preview: PreviewTap (sink side), PreviewHub + routes on a real uvicorn, headless Chromium by pixels."""
+from __future__ import annotations
+
+import threading
+import time
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+from starlette.applications import Starlette
+
+from pipeline.api.preview import PreviewHub, mjpeg_part, preview_routes
+from pipeline.preview_protocol import PreviewMessageError, frame_message, parse_frame, watch_message
+from pipeline.sinks.annotate import annotate
+from pipeline.sinks.preview_tap import PreviewTap
+from tests.helpers import browser
+from tests.helpers.wait import wait_until
+from tests.helpers.uvicorn_app import serve
+from tests.pipeline.api.snapshots import GrowingSnapshot
+
+RED, GREEN = (255, 56, 56), (72, 249, 10)           # RGB of palette entries 0 and 5 (pipeline/sinks/video.py)
+BOXES = {"cam0": ([100, 120, 260, 300], 0, RED), "cam1": ([380, 60, 600, 200], 5, GREEN)}
+GREY = 90
+
+
+def scene(stream: str) -> tuple[np.ndarray, dict]:
+    box, class_id, _ = BOXES[stream]
+    message = {"stream": stream, "detections": [
+        {"box": box, "score": 0.87, "class_id": class_id, "label": "square", "track_id": 12}]}
+    return np.full((480, 640, 3), GREY, np.uint8), message
+
+
+def decode(jpeg: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+
+
+# -- annotate and the sink-side tap -------------------------------------------------------------
+def test_annotate_draws_box_label_and_track_id():
+    frame, message = scene("cam0")
+    plain = decode(annotate(frame, {"detections": [dict(message["detections"][0], track_id=None)]}, quality=95))
+    tracked = decode(annotate(frame, message, quality=95))
+    assert (np.abs(tracked[120, 180].astype(int) - (56, 56, 255)) < 40).all()        # top edge, BGR
+    assert abs(int(tracked[200, 180].mean()) - GREY) < 10                            # inside: untouched
+    inside_bottom_left = (slice(275, 298), slice(102, 140))                           # where "#12" goes
+    diff = np.abs(tracked[inside_bottom_left].astype(int) - plain[inside_bottom_left]).max(axis=2)
+    assert (diff > 60).sum() > 20
+    assert np.abs(tracked.astype(int) - plain).max(axis=2)[:250].max() < 40          # nothing else moved
+
+
+def test_annotate_bounds_the_size():
+    big = np.zeros((1080, 1920, 3), np.uint8)
+    assert decode(annotate(big, {"detections": []}, max_width=640)).shape == (360, 640, 3)
+
+
+def test_tap_encodes_only_watched_streams_at_the_rate():
+    tap = PreviewTap(fps=10)
+    frame, message = scene("cam0")
+    assert tap.maybe_encode("cam0", frame, message, now=100.0) is None               # nobody watches
+    assert tap.handle_control({"kind": "streams", "streams": []}) is False            # not ours
+    assert tap.handle_control(watch_message({"cam0"})) is True
+    times = np.arange(100.0, 101.0, 0.01)                                             # a 100 FPS stream
+    encoded = [t for t in times if tap.maybe_encode("cam0", frame, message, now=t) is not None]
+    assert len(encoded) == 10 and np.allclose(np.diff(encoded), 0.1, atol=0.011)
+    assert tap.maybe_encode("cam1", frame, message, now=200.0) is None
+    assert tap.maybe_encode("cam0", None, message, now=200.0) is None                 # frame not in memory
+    tap.handle_control(watch_message([]))
+    assert tap.maybe_encode("cam0", frame, message, now=300.0) is None
+    assert tap.encoded == 10
+
+
+@pytest.mark.parametrize("bad", [
+    {"kind": "preview", "streams": "cam0"}, {"kind": "preview", "streams": [3]},
+    {"kind": "preview", "streams": [""]}, {"kind": "preview", "streams": ["x" * 201]},
+    {"kind": "preview"}, {"kind": "preview", "streams": ["c"] * 2000},
+])
+def test_tap_rejects_malformed_control(bad):
+    with pytest.raises(PreviewMessageError):
+        PreviewTap().handle_control(bad)
+
+
+@pytest.mark.parametrize("bad", [
+    frame_message("cam0", b"GIF89a"), frame_message("cam0", "ffd8"), frame_message(7, b"\xff\xd8x"),
+    {"kind": "preview_frame", "stream": "cam0"}, frame_message("cam0", b"\xff\xd8" + bytes(9 << 20)),
+])
+def test_frame_messages_are_validated(bad):
+    with pytest.raises(PreviewMessageError):
+        parse_frame(bad)
+    with pytest.raises(PreviewMessageError):
+        PreviewHub().handle_telemetry(bad)
+
+
+# -- the hub and its routes on a real server ----------------------------------------------------
+def read_parts(response, count: int) -> list[bytes]:
+    """The first ``count`` JPEGs of a multipart/x-mixed-replace body."""
+    buffer, parts = b"", []
+    for chunk in response.iter_bytes():
+        buffer += chunk
+        while True:
+            head_end = buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                break
+            headers = dict(line.split(": ", 1) for line in buffer[:head_end].decode().split("\r\n")[1:])
+            length = int(headers["Content-Length"])
+            if len(buffer) < head_end + 4 + length + 2:
+                break
+            assert buffer.startswith(b"--frame\r\n") and headers["Content-Type"] == "image/jpeg"
+            parts.append(buffer[head_end + 4:head_end + 4 + length])
+            buffer = buffer[head_end + 4 + length + 2:]
+            if len(parts) == count:
+                return parts
+    return parts
+
+
+def test_mjpeg_newest_frame_wins_and_watching_is_tracked():
+    changes = []
+    hub = PreviewHub(fps=50, on_watch_change=lambda s: changes.append(sorted(s)))
+    snap = GrowingSnapshot(("cam0", "cam1"))
+    with serve(Starlette(routes=preview_routes(hub, snap))) as url:
+        assert httpx.get(url + "/streams/nope/preview.mjpg").status_code == 404
+        for i in range(30):                                   # a burst before anyone reads
+            hub.publish("cam0", b"\xff\xd8 frame %d" % i)
+        with httpx.stream("GET", url + "/streams/cam0/preview.mjpg", timeout=10) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"] == "multipart/x-mixed-replace; boundary=frame"
+            wait_until(lambda: hub.watched() == {"cam0"}, 10, "cam0 watched")
+            feeder = threading.Thread(target=lambda: [hub.publish("cam0", b"\xff\xd8 later %d" % i)
+                                                      or time.sleep(0.05) for i in range(40)])
+            feeder.start()
+            parts = read_parts(response, 3)
+        feeder.join()
+        assert parts[0] == b"\xff\xd8 frame 29"                # the newest, not the first of the burst
+        assert all(p.startswith(b"\xff\xd8 later") for p in parts[1:])
+        assert len(set(parts)) == 3                            # each frame once
+        wait_until(lambda: hub.watched() == set(), 10, "nobody watching after the client left")
+        rows = httpx.get(url + "/preview/streams.json").json()["streams"]
+        assert [r["name"] for r in rows] == ["cam0", "cam1"] and rows[0]["state"] == "live"
+        hub.close()
+    assert changes == [["cam0"], []]
+
+
+def test_mjpeg_part_layout():
+    assert mjpeg_part(b"\xff\xd8ab") == b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: 4\r\n\r\n\xff\xd8ab\r\n"
+
+
+# -- the page in a real browser ------------------------------------------------------------------
+def feed(hub: PreviewHub, tap: PreviewTap, snap: GrowingSnapshot, stop: threading.Event) -> None:
+    """The sink's side in miniature: every 20 ms a frame per stream; the tap encodes only watched ones."""
+    while not stop.wait(0.02):
+        snap.tick(1)
+        for stream in BOXES:
+            frame, message = scene(stream)
+            jpeg = tap.maybe_encode(stream, frame, message, time.monotonic())
+            if jpeg is not None:
+                hub.handle_telemetry(frame_message(stream, jpeg))
+
+
+def image_regions(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(x, y, w, h) of the two largest flat-grey areas: the two previews, left to right."""
+    grey = browser.colour_mask(rgb, (GREY, GREY, GREY), tolerance=6).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(grey)
+    largest = sorted(range(1, count), key=lambda i: -stats[i, cv2.CC_STAT_AREA])[:2]
+    return sorted(tuple(int(v) for v in stats[i, :4]) for i in largest)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(browser.unavailable_reason() is not None, reason=str(browser.unavailable_reason()))
+def test_chromium_shows_both_live_streams_with_their_boxes(tmp_path):
+    tap = PreviewTap(fps=10)
+    hub = PreviewHub(fps=10, on_watch_change=tap.set_watched)    # in the pipeline: a control message
+    snap, stop = GrowingSnapshot(("cam0", "cam1")), threading.Event()
+    feeder = threading.Thread(target=feed, args=(hub, tap, snap, stop), daemon=True)
+    feeder.start()
+    try:
+        with serve(Starlette(routes=preview_routes(hub, snap))) as url:
+            time.sleep(0.3)
+            assert tap.encoded == 0                              # nobody watches: nothing encoded
+            png = browser.screenshot(url + "/", tmp_path / "chromium", wait_ms=3000)
+            hub.close()
+    finally:
+        stop.set()
+        feeder.join(2)
+    assert tap.encoded > 0
+    rgb = browser.read_rgb(png)
+    regions = image_regions(rgb)
+    assert len(regions) == 2 and all(w > 300 for _, _, w, _ in regions), regions
+    for (x, y, w, h), stream in zip(regions, ("cam0", "cam1")):
+        box, _, colour = BOXES[stream]
+        scale = w / 640
+        found = browser.bounding_box(browser.colour_mask(rgb[y:y + h, x:x + w], colour))
+        assert found is not None, f"no {stream} box colour inside its preview"
+        expected = [v * scale for v in box]
+        assert np.allclose(found, expected, atol=4), (stream, found, expected)
+    other = browser.colour_mask(rgb, RED)
+    other[regions[0][1]:regions[0][1] + regions[0][3], regions[0][0]:regions[0][0] + regions[0][2]] = False
+    assert other.sum() < 20                                       # red only where cam0's box is
