@@ -59,7 +59,7 @@ def run_config(args: argparse.Namespace) -> dict:
         "engine.max_batch": args.max_batch, "engine.threads": args.threads,
         "transport.policy": args.policy, "publish.endpoint": args.publish,
         "publish.encoding": args.encoding, "sinks.video": args.save_video, "sinks.jsonl": args.jsonl,
-        "sinks.status": False if args.no_status else None})
+        "sinks.status": False if args.no_status else None, "sinks.summary_plot": args.summary_plot})
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -75,6 +75,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = Supervisor(cfg, log_level=args.log_level).run()
     if summary.get("stages"):
         print(format_summary(summary), file=sys.stderr)
+    if cfg["sinks"]["summary_plot"]:
+        from pipeline.sinks.summary_plot import write_latency_plot
+        write_latency_plot(summary.get("latency_timeline", {}), cfg["sinks"]["summary_plot"])
     if args.summary:
         with open(args.summary, "w") as f:
             json.dump(summary, f, indent=1)

@@ -71,6 +71,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "video": (OPT_STR, None, None),
         "status": (bool, True, None),
         "summary": (OPT_STR, None, None),            # write the end-of-run summary JSON here
+        "summary_plot": (OPT_STR, None, None),       # latency-over-time PNG per stream (pipeline/sinks/summary_plot.py)
     },
     "branch": {                                      # the side branch (docs: README, pipeline/branch.py)
         "model": (OPT_STR, None, None),              # None: no side branch; e.g. maskrcnn

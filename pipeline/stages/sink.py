@@ -18,6 +18,7 @@ from pipeline.metrics import Metrics
 from pipeline.schema import to_public
 from pipeline.sinks.jsonl import JsonlWriter
 from pipeline.sinks.publisher import Publisher
+from pipeline.sinks.summary_plot import LatencyTimeline
 from pipeline.sinks.video import VideoWriter
 from pipeline.stage import Stage, StageIO
 from plugins.base import load_plugin
@@ -49,6 +50,7 @@ class SinkStage(Stage):
         self.warmup = self.spec.options.get("warmup_frames", 0)   # per stream, left out of the metrics
         self.seen: dict[str, int] = {}
         self._next_status = 0.0
+        self.timeline = LatencyTimeline() if cfg["sinks"].get("summary_plot") else None
 
     def process(self, env: Envelope) -> None:
         t_in = time.time()
@@ -68,6 +70,8 @@ class SinkStage(Stage):
         self.seen[env.stream] = self.seen.get(env.stream, 0) + 1
         if self.seen[env.stream] > self.warmup:
             self.metrics.add(env, t_in, t_out)
+            if self.timeline is not None:
+                self.timeline.record(env.stream, t_out, (t_out - env.capture_ts) * 1e3)
         if self.status and t_out >= self._next_status:
             self._next_status = t_out + 1.0
             sys.stderr.write("\r" + self.metrics.status_line() + " ")
@@ -98,4 +102,6 @@ class SinkStage(Stage):
             summary = self.metrics.summary()
             summary["complete"] = len(self.eos_seen) >= self.expected_eos
             summary.update({"mqtt": w.stats() for w in self.writers if hasattr(w, "stats")})
+            if self.timeline is not None:
+                summary["latency_timeline"] = self.timeline.to_json()
             Path(path).write_text(json.dumps(summary))
