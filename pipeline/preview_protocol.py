@@ -11,7 +11,7 @@ from __future__ import annotations
 
 WATCH_KIND, FRAME_KIND = "preview", "preview_frame"
 MAX_STREAMS, MAX_NAME = 1024, 200
-MAX_JPEG_BYTES = 8 << 20
+MAX_JPEG_BYTES = 1 << 20          # also the telemetry channel's message limit (a 640 px JPEG: ~50 KB)
 JPEG_MAGIC = b"\xff\xd8"
 
 

@@ -17,7 +17,6 @@ reconnect publishes ``online`` again.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -26,6 +25,7 @@ from collections import deque
 
 import paho.mqtt.client as mqtt
 
+from pipeline.schema import dumps
 from pipeline.sinks.mqtt_settings import check
 
 log = logging.getLogger("streamdet.mqtt")
@@ -173,7 +173,7 @@ class MqttWriter:
         if topic:
             head, _, rest = topic.partition("/")
             stream, subtopic = head, rest or "detections"
-        payload = json.dumps(message, separators=(",", ":")).encode()
+        payload = dumps(message, "json")                 # byte for byte the ZeroMQ JSON payload
         self.link(stream).publish(subtopic, payload)
 
     def end_stream(self, stream: str) -> None:

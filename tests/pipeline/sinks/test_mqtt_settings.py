@@ -54,3 +54,12 @@ def test_config_validates_publish_mqtt_and_names_the_file():
 
 def test_topic_segment_has_no_separator_or_wildcard():
     assert topic_segment("cam/0+#") == "cam_0__" and topic_segment("") == "_" and topic_segment("cam0") == "cam0"
+
+
+@pytest.mark.parametrize("value", ["localhost:0", "a b:1883", "host:port"])
+def test_bad_mqtt_option_is_one_line_and_exit_2(value):
+    from tests.test_cli import run_cli
+    result = run_cli("run", "--mqtt", value, "--max-frames", "1", timeout=60)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --mqtt") and "Traceback" not in result.stderr
