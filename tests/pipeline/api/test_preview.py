@@ -69,6 +69,32 @@ def test_tap_encodes_only_watched_streams_at_the_rate():
     assert tap.encoded == 10
 
 
+def test_offer_encodes_on_the_encoder_thread_newest_frame_wins():
+    tap = PreviewTap(fps=10)
+    tap.start = lambda: None                                     # hold the thread back for a moment
+    frame, message = scene("cam0")
+    assert tap.offer("cam0", frame, message, now=1.0) is False   # nobody watches: not even a copy
+    tap.set_watched({"cam0", "cam1"})
+    older = frame.copy()
+    older[:] = 0
+    assert tap.offer("cam0", older, message, now=1.0) is True
+    assert tap.offer("cam0", frame, message, now=1.05) is False  # before its next slot
+    assert tap.offer("cam0", frame, message, now=1.1) is True    # replaces the black one in the mailbox
+    frame[:] = 255                                               # the sink reuses the slot: a copy was taken
+    assert tap.offer("cam1", *scene("cam1"), now=1.1) is True
+    del tap.start
+    tap.start()
+    try:
+        wait_until(lambda: len(tap._outbox) == 2, 10, "two encoded frames")
+        got = dict(tap.collect())
+    finally:
+        tap.close()
+    assert sorted(got) == ["cam0", "cam1"] and tap.collect() == [] and tap.encoded == 2
+    cam0 = decode(got["cam0"])
+    assert abs(int(cam0[400, 500].mean()) - GREY) < 10           # the grey frame, not the black or the white
+    assert (np.abs(cam0[120, 180].astype(int) - (56, 56, 255)) < 40).all()
+
+
 @pytest.mark.parametrize("bad", [
     {"kind": "preview", "streams": "cam0"}, {"kind": "preview", "streams": [3]},
     {"kind": "preview", "streams": [""]}, {"kind": "preview", "streams": ["x" * 201]},
@@ -150,9 +176,9 @@ def feed(hub: PreviewHub, tap: PreviewTap, snap: GrowingSnapshot, stop: threadin
         snap.tick(1)
         for stream in BOXES:
             frame, message = scene(stream)
-            jpeg = tap.maybe_encode(stream, frame, message, time.monotonic())
-            if jpeg is not None:
-                hub.handle_telemetry(frame_message(stream, jpeg))
+            tap.offer(stream, frame, message, time.monotonic())
+        for stream, jpeg in tap.collect():
+            hub.handle_telemetry(frame_message(stream, jpeg))
 
 
 def image_regions(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -180,6 +206,7 @@ def test_chromium_shows_both_live_streams_with_their_boxes(tmp_path):
     finally:
         stop.set()
         feeder.join(2)
+        tap.close()
     assert tap.encoded > 0
     rgb = browser.read_rgb(png)
     regions = image_regions(rgb)
