@@ -68,7 +68,7 @@ class StreamLink:
         if settings["username"] is not None:
             client.username_pw_set(settings["username"], settings["password"])
         if settings["tls"]:
-            client.tls_set()
+            client.tls_set(ca_certs=settings["ca_certs"])    # verifies the broker's certificate and name
         client.will_set(self.status_topic, OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.on_connect, client.on_disconnect = self._on_connect, self._on_disconnect
@@ -97,7 +97,8 @@ class StreamLink:
         self.connected.clear()
 
     def _on_connect_fail(self, client, userdata) -> None:
-        self._warn("broker unreachable; retrying in the background, messages are dropped meanwhile")
+        self._warn("broker unreachable (or the TLS handshake failed); retrying in the background, "
+                   "messages are dropped meanwhile")
 
     def _warn(self, what: str) -> None:
         self._failures += 1

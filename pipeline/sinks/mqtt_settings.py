@@ -2,7 +2,7 @@
 
     publish:
       mqtt: {host: 127.0.0.1, port: 1883, topic_prefix: streamdet, qos: 0,
-             username: null, password: null, tls: false, max_pending: 1000}
+             username: null, password: null, tls: false, ca_certs: null, max_pending: 1000}
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ KEYS: dict[str, tuple[tuple, Any]] = {
     "username": ((str, type(None)), None),
     "password": ((str, type(None)), None),
     "tls": ((bool,), False),
+    "ca_certs": ((str, type(None)), None),  # with tls: the CA file that signed the broker's cert (None: system CAs)
     "max_pending": ((int,), 1000),          # messages handed to paho but not yet written; beyond: dropped
 }
 TOPIC_FORBIDDEN = ("+", "#", "\0")
@@ -73,6 +74,8 @@ def check(raw: Any, where: str = "publish.mqtt") -> dict:
                                 f"got {prefix!r}")
     if out["max_pending"] <= 0:
         raise MqttSettingsError(f"{where}.max_pending: expected a positive number, got {out['max_pending']!r}")
+    if out["ca_certs"] is not None and not out["tls"]:
+        raise MqttSettingsError(f"{where}.ca_certs: given without tls: true")
     if out["password"] is not None and out["username"] is None:
         raise MqttSettingsError(f"{where}.password: given without username")
     return out

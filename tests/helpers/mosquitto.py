@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import getpass
 import shutil
 import signal
 import socket
@@ -37,19 +38,61 @@ def port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-class MosquittoBroker:
-    """Listens on 127.0.0.1:``port`` only, anonymous, in-memory (a restart forgets retained messages)."""
+def make_test_ca(workdir: Path) -> dict[str, Path]:
+    """A throw-away CA and a broker certificate for 127.0.0.1 (openssl): {"ca", "cert", "key"}."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    files = {name: workdir / f"{name}.pem" for name in ("ca", "ca_key", "cert", "key", "csr")}
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=streamdet test CA",
+            "-keyout", str(files["ca_key"]), "-out", str(files["ca"]))
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", str(files["key"]),
+            "-out", str(files["csr"]))
+    ext = workdir / "san.ext"
+    ext.write_text("subjectAltName = IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", str(files["csr"]), "-CA", str(files["ca"]), "-CAkey", str(files["ca_key"]),
+            "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(files["cert"]))
+    return {"ca": files["ca"], "cert": files["cert"], "key": files["key"]}
+
+
+class MosquittoBroker:
+    """Listens on 127.0.0.1:``port`` only, in-memory (a restart forgets retained messages).
+
+    Anonymous unless ``users`` ({name: password}) is given; TLS when ``tls`` ({"ca", "cert", "key"}
+    from ``make_test_ca``) is given.
+    """
+
+    def __init__(self, workdir: Path, port: int | None = None, users: dict[str, str] | None = None,
+                 tls: dict[str, Path] | None = None) -> None:
         self.workdir = Path(workdir)
         self.port = port or free_port()
+        self.users, self.tls = users, tls
         self.process: subprocess.Popen | None = None
+
+    def _config(self) -> str:
+        lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest stderr",
+                 "log_type error", "log_type warning",
+                 f"user {getpass.getuser()}"]      # as root it would switch to 'mosquitto' and not read our files
+        if self.users:
+            passwords = self.workdir / "passwords"
+            passwords.write_text("")
+            for name, password in self.users.items():
+                subprocess.run([_binary("mosquitto_passwd"), "-b", str(passwords), name, password],
+                               check=True, capture_output=True, timeout=30)
+            lines += ["allow_anonymous false", f"password_file {passwords}"]
+        else:
+            lines.append("allow_anonymous true")
+        if self.tls:
+            lines += [f"cafile {self.tls['ca']}", f"certfile {self.tls['cert']}", f"keyfile {self.tls['key']}"]
+        return "\n".join(lines) + "\n"
 
     def start(self, timeout_s: float = 15.0) -> "MosquittoBroker":
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                        "log_dest stderr\nlog_type error\nlog_type warning\n")
+        conf.write_text(self._config())
         with open(self.workdir / "mosquitto.log", "a") as log:
             self.process = subprocess.Popen([_binary(BROKER), "-c", str(conf)], stdout=log,
                                             stderr=subprocess.STDOUT)

@@ -134,3 +134,38 @@ def test_sigkilled_process_reads_offline_by_the_last_will(broker):
         proc.wait(10)
     wait_until(lambda: retained(broker.port, "streamdet/cam7/status") == "offline", 15,
                            "the will's offline")
+
+
+def test_username_and_password(tmp_path, caplog):
+    with MosquittoBroker(tmp_path / "auth", users={"cam": "s3cret"}) as secured:
+        good = MqttWriter({"host": "127.0.0.1", "port": secured.port, "username": "cam", "password": "s3cret"})
+        bad = MqttWriter({"host": "127.0.0.1", "port": secured.port, "username": "cam", "password": "wrong",
+                          "max_pending": 2})
+        try:
+            for i in range(3):
+                good.write(message("cam0", i))
+                bad.write(message("cam9", i))                 # refused: waits (2), then drops, never blocks
+            wait_until(lambda: good.stats()["published"] == 3, 15, "published with the right password")
+            wait_until(lambda: "refused" in caplog.text, 15, "a refused warning")
+            assert bad.stats() == {"published": 0, "dropped": 1}
+            assert not bad.links["cam9"].connected.is_set()
+        finally:
+            good.close()
+            bad.close()
+        assert bad.stats()["dropped"] == 3                        # the waiting ones never went out
+
+
+def test_tls_with_our_ca_and_refused_without_it(tmp_path, caplog):
+    ca = mosquitto.make_test_ca(tmp_path / "ca")
+    with MosquittoBroker(tmp_path / "tls", tls=ca) as secured:
+        trusted = MqttWriter({"host": "127.0.0.1", "port": secured.port, "tls": True, "ca_certs": str(ca["ca"])})
+        untrusted = MqttWriter({"host": "127.0.0.1", "port": secured.port, "tls": True})   # system CAs only
+        try:
+            trusted.write(message("cam0", 0))
+            untrusted.write(message("cam1", 0))
+            wait_until(lambda: trusted.stats()["published"] == 1, 20, "a message over TLS")
+            wait_until(lambda: "unreachable" in caplog.text, 20, "a certificate failure warning")
+            assert untrusted.stats()["published"] == 0 and not untrusted.links["cam1"].connected.is_set()
+        finally:
+            trusted.close()
+            untrusted.close()

@@ -29,7 +29,8 @@ def test_bad_address_is_one_line(text, words):
 
 def test_check_fills_defaults():
     assert check({"host": "h"}) == {"host": "h", "port": 1883, "topic_prefix": "streamdet", "qos": 0,
-                                    "username": None, "password": None, "tls": False, "max_pending": 1000}
+                                    "username": None, "password": None, "tls": False, "ca_certs": None,
+                                    "max_pending": 1000}
 
 
 @pytest.mark.parametrize("raw, words", [
@@ -37,7 +38,7 @@ def test_check_fills_defaults():
     ({"host": "h", "tls": 1}, "tls"), ({"host": "h", "qos": True}, "qos"),
     ({"host": "h", "topic_prefix": "a/#"}, "topic_prefix"), ({"host": "h", "topic_prefix": "/a"}, "topic_prefix"),
     ({"host": "h", "password": "x"}, "without username"), ({"host": "h", "hots": 1}, "hots: unknown key"),
-    ({"host": "h", "max_pending": 0}, "max_pending"), ("h:1883", "mapping"),
+    ({"host": "h", "max_pending": 0}, "max_pending"), ({"host": "h", "ca_certs": "ca.pem"}, "without tls"), ("h:1883", "mapping"),
 ])
 def test_check_rejects(raw, words):
     with pytest.raises(MqttSettingsError, match=words):
