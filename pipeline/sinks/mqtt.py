@@ -83,12 +83,11 @@ class StreamLink:
             return
         self._failures = 0
         client.publish(self.status_topic, ONLINE, qos=1, retain=True)
-        with self._lock:
+        with self._lock:          # the waiting messages go out before any new one (in order)
             self._ever_connected = True
+            while self._early:
+                self._send(*self._early.popleft())
             self.connected.set()
-            early, self._early = self._early, deque()
-        for topic, payload in early:
-            self._send(topic, payload)
         log.info("mqtt %s: connected to %s:%s", self.base, self.settings["host"], self.settings["port"])
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
