@@ -45,6 +45,13 @@ def test_every_documented_metric_with_its_type():
     assert dropped[(("stage", "inference"), ("stream", "cam0"))] == 2.0
     assert samples(families["streamdet_stage_restarts"], "streamdet_stage_restarts_total")[
         (("stage", "inference"),)] == 1.0
+    assert samples(families["streamdet_messages_malformed"], "streamdet_messages_malformed_total")[
+        (("stage", "sink"),)] == 3.0
+    assert samples(families["streamdet_stream_fps"], "streamdet_stream_fps")[(("stream", "cam1"),)] == 25.0
+    assert samples(families["streamdet_source_reconnects"], "streamdet_source_reconnects_total") == \
+        {(("stream", "cam0"),): 0.0, (("stream", "cam1"),): 1.0}
+    batch = samples(families["streamdet_inference_batch_size"], "streamdet_inference_batch_size_bucket")
+    assert batch[(("le", "1.0"),)] == 60.0 and batch[(("le", "+Inf"),)] == 60.0     # no label but le
     info = families["streamdet_model_info"].samples[0]
     assert (info.labels, info.value) == ({"model": "yolo", "engine": "onnxruntime", "device": "cpu"}, 1.0)
 
