@@ -11,15 +11,22 @@ stream at most ``fps`` frames a second are taken, two ways:
   PUSHes them as ``preview_frame`` telemetry (a ZeroMQ socket belongs to one thread).
 Measured here: a 640x480 frame takes ~14 ms to annotate and encode, a 1080p one ~40 ms, on
 this busy 2-core machine: too much for the sink's loop, hence ``offer``.
+
+``SinkPreview`` is what the sink holds: ``on_control`` for control messages, ``after_frame`` per
+frame; it sends finished JPEGs with ``send(kind, **fields)`` (the stage's telemetry PUSH).
 """
 from __future__ import annotations
 
+import logging
 import threading
+from typing import Callable
 
 import numpy as np
 
-from pipeline.preview_protocol import WATCH_KIND, PreviewMessageError, parse_watch
+from pipeline.preview_protocol import FRAME_KIND, WATCH_KIND, PreviewMessageError, parse_watch
 from pipeline.sinks.annotate import annotate
+
+log = logging.getLogger("streamdet.preview")
 
 
 class PreviewTap:
@@ -115,4 +122,28 @@ class PreviewTap:
             self._thread.join(5)
 
 
-__all__ = ["PreviewTap", "PreviewMessageError"]
+class SinkPreview:
+    def __init__(self, fps: float, send: Callable[..., object], max_width: int = 640) -> None:
+        self.tap = PreviewTap(fps, max_width=max_width)
+        self.send = send
+        self.malformed = 0
+
+    def on_control(self, message: dict) -> bool:
+        """True when it was a ``preview`` message (applied, or counted as malformed)."""
+        try:
+            return self.tap.handle_control(message)
+        except PreviewMessageError as exc:
+            self.malformed += 1
+            log.warning("ignored a preview control message: %s", exc)
+            return True
+
+    def after_frame(self, stream: str, frame: np.ndarray | None, message: dict, now: float) -> None:
+        self.tap.offer(stream, frame, message, now)
+        for name, jpeg in self.tap.collect():
+            self.send(FRAME_KIND, stream=name, jpeg=jpeg)
+
+    def close(self) -> None:
+        self.tap.close()
+
+
+__all__ = ["PreviewTap", "SinkPreview", "PreviewMessageError"]

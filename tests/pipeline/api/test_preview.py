@@ -1,4 +1,6 @@
-"""Live preview: PreviewTap (sink side), PreviewHub + routes on a real uvicorn, headless Chromium by pixels."""
+"""Live preview: annotate, PreviewTap (sink side), message validation, PreviewHub + routes on a real uvicorn.
+
+The whole chain over ZeroMQ and headless Chromium: test_preview_browser.py."""
 from __future__ import annotations
 
 import threading
@@ -14,21 +16,11 @@ from pipeline.api.preview import PreviewHub, mjpeg_part, preview_routes
 from pipeline.preview_protocol import PreviewMessageError, frame_message, parse_frame, watch_message
 from pipeline.sinks.annotate import annotate
 from pipeline.sinks.preview_tap import PreviewTap
-from tests.helpers import browser
 from tests.helpers.wait import wait_until
 from tests.helpers.uvicorn_app import serve
+from tests.pipeline.api.preview_chain import GREY, scene
 from tests.pipeline.api.snapshots import GrowingSnapshot
 
-RED, GREEN = (255, 56, 56), (72, 249, 10)           # RGB of palette entries 0 and 5 (pipeline/sinks/video.py)
-BOXES = {"cam0": ([100, 120, 260, 300], 0, RED), "cam1": ([380, 60, 600, 200], 5, GREEN)}
-GREY = 90
-
-
-def scene(stream: str) -> tuple[np.ndarray, dict]:
-    box, class_id, _ = BOXES[stream]
-    message = {"stream": stream, "detections": [
-        {"box": box, "score": 0.87, "class_id": class_id, "label": "square", "track_id": 12}]}
-    return np.full((480, 640, 3), GREY, np.uint8), message
 
 
 def decode(jpeg: bytes) -> np.ndarray:
@@ -167,57 +159,3 @@ def test_mjpeg_newest_frame_wins_and_watching_is_tracked():
 
 def test_mjpeg_part_layout():
     assert mjpeg_part(b"\xff\xd8ab") == b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: 4\r\n\r\n\xff\xd8ab\r\n"
-
-
-# -- the page in a real browser ------------------------------------------------------------------
-def feed(hub: PreviewHub, tap: PreviewTap, snap: GrowingSnapshot, stop: threading.Event) -> None:
-    """The sink's side in miniature: every 20 ms a frame per stream; the tap encodes only watched ones."""
-    while not stop.wait(0.02):
-        snap.tick(1)
-        for stream in BOXES:
-            frame, message = scene(stream)
-            tap.offer(stream, frame, message, time.monotonic())
-        for stream, jpeg in tap.collect():
-            hub.handle_telemetry(frame_message(stream, jpeg))
-
-
-def image_regions(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """(x, y, w, h) of the two largest flat-grey areas: the two previews, left to right."""
-    grey = browser.colour_mask(rgb, (GREY, GREY, GREY), tolerance=6).astype(np.uint8)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(grey)
-    largest = sorted(range(1, count), key=lambda i: -stats[i, cv2.CC_STAT_AREA])[:2]
-    return sorted(tuple(int(v) for v in stats[i, :4]) for i in largest)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(browser.unavailable_reason() is not None, reason=str(browser.unavailable_reason()))
-def test_chromium_shows_both_live_streams_with_their_boxes(tmp_path):
-    tap = PreviewTap(fps=10)
-    hub = PreviewHub(fps=10, on_watch_change=tap.set_watched)    # in the pipeline: a control message
-    snap, stop = GrowingSnapshot(("cam0", "cam1")), threading.Event()
-    feeder = threading.Thread(target=feed, args=(hub, tap, snap, stop), daemon=True)
-    feeder.start()
-    try:
-        with serve(Starlette(routes=preview_routes(hub, snap))) as url:
-            time.sleep(0.3)
-            assert tap.encoded == 0                              # nobody watches: nothing encoded
-            png = browser.screenshot(url + "/", tmp_path / "chromium", wait_ms=3000)
-            hub.close()
-    finally:
-        stop.set()
-        feeder.join(2)
-        tap.close()
-    assert tap.encoded > 0
-    rgb = browser.read_rgb(png)
-    regions = image_regions(rgb)
-    assert len(regions) == 2 and all(w > 300 for _, _, w, _ in regions), regions
-    for (x, y, w, h), stream in zip(regions, ("cam0", "cam1")):
-        box, _, colour = BOXES[stream]
-        scale = w / 640
-        found = browser.bounding_box(browser.colour_mask(rgb[y:y + h, x:x + w], colour))
-        assert found is not None, f"no {stream} box colour inside its preview"
-        expected = [v * scale for v in box]
-        assert np.allclose(found, expected, atol=4), (stream, found, expected)
-    other = browser.colour_mask(rgb, RED)
-    other[regions[0][1]:regions[0][1] + regions[0][3], regions[0][0]:regions[0][0] + regions[0][2]] = False
-    assert other.sum() < 20                                       # red only where cam0's box is
