@@ -43,6 +43,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-mot", help="synthetic only: write the ground truth of stream cam0 as MOTChallenge gt.txt")
     p.add_argument("--tracker", help="auto (live sources only), bytetrack or none")
     p.add_argument("--summary", help="write the end-of-run summary JSON here")
+    p.add_argument("--mqtt", metavar="HOST:PORT", help="also publish to this MQTT broker (topics streamdet/<stream>/...)")
+    p.add_argument("--summary-plot", metavar="FILE", help="write a latency-over-time plot per stream (PNG) at the end")
     p.add_argument("--no-status", action="store_true", help="no live status line on the terminal")
     p.add_argument("--curve", help="CURVE key directory (from 'keys --out DIR'): every tcp socket encrypted and authenticated")
     p.add_argument("--api", metavar="HOST:PORT", help="serve the HTTP control API here (default 127.0.0.1:8780)")
@@ -73,6 +75,9 @@ def _api_overrides(args: argparse.Namespace) -> dict:
 def run_config(args: argparse.Namespace) -> dict:
     from pipeline import config
     cfg = config.load(args.config)
+    if getattr(args, "mqtt", None):
+        from pipeline.sinks.mqtt_settings import parse_address
+        cfg = config.override(cfg, {"publish.mqtt": {**(cfg["publish"]["mqtt"] or {}), **parse_address(args.mqtt)}})
     return config.override(cfg, {
         **_source_overrides(args.source), **_api_overrides(args), "source.seed": args.seed, "source.max_frames": args.max_frames,
         "source.streams": args.streams, "source.width": args.width, "source.height": args.height,
@@ -83,7 +88,7 @@ def run_config(args: argparse.Namespace) -> dict:
         "transport.policy": args.policy, "publish.endpoint": args.publish,
         "publish.encoding": args.encoding, "sinks.video": args.save_video, "sinks.jsonl": args.jsonl,
         "sinks.status": False if args.no_status else None, "security.curve": args.curve,
-        "tracker.name": args.tracker})
+        "tracker.name": args.tracker, "sinks.summary_plot": args.summary_plot})
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -103,6 +108,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                          api_required=bool(args.api)).run()
     if summary.get("stages"):
         print(format_summary(summary), file=sys.stderr)
+    if cfg["sinks"]["summary_plot"]:
+        from pipeline.sinks.summary_plot import write_latency_plot
+        write_latency_plot(summary.get("latency_timeline", {}), cfg["sinks"]["summary_plot"])
     if args.summary:
         with open(args.summary, "w") as f:
             json.dump(summary, f, indent=1)

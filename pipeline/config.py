@@ -102,6 +102,7 @@ def _check_semantics(origin: str, cfg: dict) -> None:
     check_sources_semantics(origin, cfg)
     _check_api(origin, cfg)
     _check_security(origin, cfg)
+    _check_mqtt(origin, cfg)
 
 
 def _check_api(origin: str, cfg: dict) -> None:
@@ -134,6 +135,15 @@ def _check_security(origin: str, cfg: dict) -> None:
         raise ConfigError(f"{origin}: {remote[0]}: refusing to listen beyond loopback without CURVE; set "
                           "security.curve: DIR (keys from run_pipeline.py keys --out DIR) or, to accept "
                           "unauthenticated peers, security.insecure: true")
+
+
+def _check_mqtt(origin: str, cfg: dict) -> None:
+    from pipeline.sinks.mqtt_settings import MqttSettingsError, check
+    if cfg["publish"]["mqtt"] is not None:
+        try:
+            cfg["publish"]["mqtt"] = check(cfg["publish"]["mqtt"])
+        except MqttSettingsError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
 
 
 def load(path: str | Path | None) -> dict:

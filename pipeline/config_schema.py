@@ -60,11 +60,13 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "publish": {
         "endpoint": (str, "tcp://127.0.0.1:5556", None),
         "encoding": (str, "json", ("json", "msgpack")),
+        "mqtt": ((dict, type(None)), None, None),    # MQTT sink (pipeline/sinks/mqtt_settings.py); None: off
     },
     "sinks": {
         "jsonl": (OPT_STR, None, None),
         "video": (OPT_STR, None, None),
         "status": (bool, True, None),
+        "summary_plot": (OPT_STR, None, None),       # latency-over-time PNG per stream (pipeline/sinks/summary_plot.py)
     },
     "branch": {                                      # the side branch (docs: README, pipeline/branch.py)
         "model": (OPT_STR, None, None),              # None: no side branch; e.g. maskrcnn

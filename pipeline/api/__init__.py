@@ -1,1 +1,2 @@
-"""The HTTP control API served from the supervisor (Starlette on uvicorn): streams, health, readiness."""
+"""The HTTP API: route lists served by one Starlette app on uvicorn in the supervisor (streams, health,
+readiness, metrics, preview)."""

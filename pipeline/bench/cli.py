@@ -6,76 +6,11 @@ Writes DIR/bench.json and DIR/bench.png and prints a short table. With
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 from pathlib import Path
 
-from pipeline import config
 from pipeline.bench.machine import machine_info
-from pipeline.bench.pipeline_bench import bench_config, run_pipeline_once
-
-STAGE_KEYS = ("p50_ms", "p95_ms", "p99_ms")
-
-
-def _median_stats(runs: list[dict]) -> dict:
-    return {k: round(statistics.median(r[k] for r in runs), 3) for k in STAGE_KEYS}
-
-
-def _base_config(args) -> dict:
-    cfg = config.load(args.config)
-    return config.override(cfg, {"source.uri": args.source, "model.name": args.model, "model.size": args.size,
-                                 "model.weights": args.weights, "engine.name": args.engine,
-                                 "engine.device": args.device, "engine.half": args.half,
-                                 "engine.threads": args.threads, "engine.max_batch": args.max_batch})
-
-
-def bench_pipeline(args, base: dict) -> dict:
-    from pipeline.bench.baselines import bare_engine_fps, sequential_fps
-    cfg = bench_config(base, frames=args.frames, warmup=args.warmup, streams=args.streams,
-                       max_batch=args.max_batch, live_rate=args.live_rate, slots=args.slots)
-    runs, bares, seqs = [], [], []
-    for r in range(args.repeat):
-        runs.append(run_pipeline_once(cfg, args.warmup, label=f"pipeline {r + 1}/{args.repeat}"))
-        bares.append(bare_engine_fps(cfg, args.frames)["fps"])
-        seqs.append(sequential_fps(cfg, args.frames)["fps"])
-    fps = statistics.median(r["fps"] for r in runs)
-    names = sorted(set().union(*(r["stages"] for r in runs)))
-    bare, seq = statistics.median(bares), statistics.median(seqs)
-    result = {
-        "machine": machine_info(),
-        "settings": {"model": cfg["model"]["name"], "size": cfg["model"]["size"], "weights": cfg["model"]["weights"],
-                     "engine": runs[0].get("engine") or cfg["engine"]["name"], "threads": cfg["engine"]["threads"],
-                     "max_batch": cfg["engine"]["max_batch"], "streams": args.streams, "frames": args.frames,
-                     "warmup": args.warmup, "repeat": args.repeat, "live_rate": args.live_rate,
-                     "source": f"{cfg['source']['uri']} {cfg['source']['width']}x{cfg['source']['height']}",
-                     "policy": cfg["transport"]["policy"], "slots": cfg["transport"]["slots"]},
-        "fps": round(fps, 2), "fps_runs": [r["fps"] for r in runs],
-        "frames": statistics.median(r["frames"] for r in runs),
-        "dropped": statistics.median(r["dropped"] for r in runs),
-        "stages": {n: _median_stats([r["stages"][n] for r in runs if n in r["stages"]]) for n in names},
-        "end_to_end": _median_stats([r["end_to_end"] for r in runs]),
-        "baselines": {"bare_engine_fps": round(bare, 2), "sequential_fps": round(seq, 2),
-                      "bare_runs": bares, "sequential_runs": seqs,
-                      "pipeline_over_bare": round(fps / bare, 3), "pipeline_over_sequential": round(fps / seq, 3)},
-        "timeline": runs[-1]["timeline"],
-    }
-    if args.live_rate:
-        result["overload"] = overload_report(runs[-1], result)
-    return result
-
-
-def overload_report(summary: dict, result: dict) -> dict:
-    """Is latency bounded under overload? p99 of the last quarter vs the first, and vs inference time."""
-    import numpy as np
-    points = summary["timeline"]
-    quarter = max(1, len(points) // 4)
-    first = float(np.percentile([p[1] for p in points[:quarter]], 99))
-    last = float(np.percentile([p[1] for p in points[-quarter:]], 99))
-    inference = result["stages"].get("inference", {}).get("p50_ms", float("nan"))
-    return {"p99_first_quarter_ms": round(first, 2), "p99_last_quarter_ms": round(last, 2),
-            "last_over_first": round(last / first, 3), "inference_p50_ms": inference,
-            "p99_last_over_inference": round(last / inference, 2),
-            "bounded": bool(last <= 1.5 * first)}
+from pipeline.bench.pipeline_bench import _base_config, bench_pipeline
 
 
 def print_table(result: dict) -> None:

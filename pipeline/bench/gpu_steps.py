@@ -136,7 +136,7 @@ def _bench_args(streams: int, max_batch: int) -> argparse.Namespace:
 
 
 def step_pipeline(out: Path) -> dict:
-    from pipeline.bench.cli import bench_pipeline
+    from pipeline.bench.pipeline_bench import bench_pipeline
     runs = {}
     for label, overrides, streams, max_batch in pipeline_variants():
         try:

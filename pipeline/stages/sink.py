@@ -18,6 +18,7 @@ from pipeline.metrics import Metrics
 from pipeline.schema import to_public
 from pipeline.sinks.jsonl import JsonlWriter
 from pipeline.sinks.publisher import Publisher
+from pipeline.sinks.summary_plot import LatencyTimeline
 from pipeline.sinks.video import VideoWriter
 from pipeline.sink_report import SinkReport
 from pipeline.stage import Stage, StageIO
@@ -45,7 +46,9 @@ class SinkStage(Stage):
         self.report = None
         self.seen: dict[str, int] = {}
         self._next_status = 0.0
+        self.timeline = LatencyTimeline() if sinks.get("summary_plot") else None
         self.writers: list = []
+        self.topic_writers: list = []
         self.plugins: list = []
 
     def setup(self, io: StageIO) -> None:
@@ -60,6 +63,11 @@ class SinkStage(Stage):
             self.writers.append(JsonlWriter(self.sinks_cfg["jsonl"]))
         if self.sinks_cfg["video"]:
             self.writers.append(VideoWriter(self.sinks_cfg["video"], fps=self.fps))
+        self.topic_writers = [self.writers[0]]
+        if self.publish_cfg.get("mqtt"):
+            from pipeline.sinks.mqtt import MqttWriter
+            self.writers.append(MqttWriter(self.publish_cfg["mqtt"]))
+            self.topic_writers.append(self.writers[-1])
         self.plugins = [load_plugin(spec) for spec in self.plugin_specs]
         for plugin in self.plugins:
             plugin.start()
@@ -79,12 +87,15 @@ class SinkStage(Stage):
         events = message.pop("events", [])          # analytics plugins' events: their own topic
         for writer in self.writers:
             writer.write(message, frame)
-        for event in events:
-            self.writers[0].write(event, topic=f"{env.stream}/events")
+        for event in events:                        # ZeroMQ and MQTT carry topics; files do not
+            for writer in self.topic_writers:
+                writer.write(event, topic=f"{env.stream}/events")
         t_out = time.time()
         self.seen[env.stream] = self.seen.get(env.stream, 0) + 1
         if self.seen[env.stream] > self.warmup:
             self.metrics.add(env, t_in, t_out)
+            if self.timeline is not None:
+                self.timeline.record(env.stream, t_out, (t_out - env.capture_ts) * 1e3)
         if self.report is not None:
             self.report.add(env, t_in, t_out)
             self.report.maybe_send(self.eos_seen)
@@ -97,6 +108,8 @@ class SinkStage(Stage):
     def on_eos(self, env: Envelope) -> None:
         self.metrics.counts.update(env.meta.get("counts", {}))
         self.eos_seen.add(env.stream)
+        for writer in self.writers:               # e.g. MQTT: retained status offline for this stream
+            getattr(writer, "end_stream", lambda stream: None)(env.stream)
         self._check_finished()
         if self.report is not None:
             self.report.maybe_send(self.eos_seen, force=True)
@@ -142,4 +155,7 @@ class SinkStage(Stage):
             summary = self.metrics.summary()
             summary["complete"] = (len(self.eos_seen) >= self.expected_eos if self.streams is None
                                    else self.streams <= self.eos_seen)
+            summary.update({"mqtt": w.stats() for w in self.writers if hasattr(w, "stats")})
+            if self.timeline is not None:
+                summary["latency_timeline"] = self.timeline.to_json()
             Path(path).write_text(json.dumps(summary))
