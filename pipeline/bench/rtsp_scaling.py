@@ -58,9 +58,13 @@ def run_cameras(base: dict, urls: list[str], max_batch: int, seconds: float, war
         "publish.endpoint": f"tcp://127.0.0.1:{_free_port()}"}, "bench")   # nobody subscribes: any free port
     sup = Supervisor(cfg, log_level="WARNING", warmup_frames=warmup)
 
-    def stop_after_the_timed_part() -> None:     # timed from the moment every model is loaded
-        while sup.stop_reason is None and not sup.streams.is_ready():
-            time.sleep(0.1)
+    def every_stream_warm() -> bool:
+        streams = sup.snapshot()["streams"].values()
+        return bool(streams) and all(s["frames"] > 0 for s in streams)   # counted after the warm-up
+
+    def stop_after_the_timed_part() -> None:     # timed once every camera has published its warm-up
+        while sup.stop_reason is None and not (sup.streams.is_ready() and every_stream_warm()):
+            time.sleep(0.2)
         time.sleep(seconds)
         sup.stop_reason = sup.stop_reason or "bench done"
 
