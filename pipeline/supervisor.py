@@ -152,7 +152,7 @@ class Supervisor:
         return [n for n in self.specs if self.specs[n].kind != "capture"]
 
     def snapshot(self) -> dict:
-        """Streams, stages, histograms and run info (shape: README, "Streams and the HTTP API")."""
+        """Streams, stages, histograms and run info (shape: README, "Many streams and the HTTP API")."""
         return self.streams.snapshot()
 
     def _start_api(self) -> None:
