@@ -1,7 +1,7 @@
 """The supervisor's view of every stream and stage, built from the stages' telemetry.
 
 ``StreamTable.snapshot()`` returns the shape the HTTP API and the Prometheus
-collector read (README, "Streams and the HTTP API"). Reports are untrusted
+collector read (README, "Many streams and the HTTP API"). Reports are untrusted
 input: every field is checked before it is used, a bad report is counted in
 ``malformed`` and ignored. The API thread reads while the supervisor's thread
 writes, so all access holds one lock.

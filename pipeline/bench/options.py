@@ -39,7 +39,7 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scaling", action="store_true", help="K = 1, 2, 4, 8 streams, with and without batching")
     p.add_argument("--rtsp", action="store_true",
                    help="streams are real RTSP cameras on loopback (GStreamer test servers), live, newest frame wins")
-    p.add_argument("--seconds", type=float, default=30.0, help="--rtsp: seconds per run once the models are loaded")
+    p.add_argument("--seconds", type=float, default=30.0, help="--rtsp: seconds per run once every camera has published its warm-up frames")
     p.add_argument("--camera-fps", type=int, default=25, help="--rtsp: frame rate of each camera")
     p.add_argument("--camera-width", type=int, default=640, help="--rtsp: frame width of each camera")
     p.add_argument("--camera-height", type=int, default=480, help="--rtsp: frame height of each camera")

@@ -10,6 +10,7 @@ run by the peer-comparison harness of the performance work, not here.
 """
 from __future__ import annotations
 
+import socket
 import statistics
 import sys
 import tempfile
@@ -43,16 +44,27 @@ def _servers(count: int, size: tuple[int, int], fps: int, log_dir: Path) -> list
     return servers
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def run_cameras(base: dict, urls: list[str], max_batch: int, seconds: float, warmup: int) -> dict:
     cfg = config.override(base, {
         "sources": [{"name": f"cam{i}", "uri": url} for i, url in enumerate(urls)],
         "source.max_frames": None, "engine.max_batch": max_batch, "sinks.status": False,
-        "sinks.video": None, "sinks.jsonl": None, "transport.policy": "latest"}, "bench")
+        "sinks.video": None, "sinks.jsonl": None, "transport.policy": "latest",
+        "publish.endpoint": f"tcp://127.0.0.1:{_free_port()}"}, "bench")   # nobody subscribes: any free port
     sup = Supervisor(cfg, log_level="WARNING", warmup_frames=warmup)
 
-    def stop_after_the_timed_part() -> None:     # timed from the moment every model is loaded
-        while sup.stop_reason is None and not sup.streams.is_ready():
-            time.sleep(0.1)
+    def every_stream_warm() -> bool:
+        streams = sup.snapshot()["streams"].values()
+        return bool(streams) and all(s["frames"] > 0 for s in streams)   # counted after the warm-up
+
+    def stop_after_the_timed_part() -> None:     # timed once every camera has published its warm-up
+        while sup.stop_reason is None and not (sup.streams.is_ready() and every_stream_warm()):
+            time.sleep(0.2)
         time.sleep(seconds)
         sup.stop_reason = sup.stop_reason or "bench done"
 
