@@ -79,7 +79,8 @@ def coco_ground_truth(scene: "Scene", frame_ids: Iterable[int],
             bbox = _xywh(truth.xyxy[j])
             record = {"id": len(annotations) + 1, "image_id": image_id,
                       "category_id": int(truth.class_id[j]), "bbox": bbox,
-                      "area": bbox[2] * bbox[3], "iscrowd": int(truth.iscrowd[j])}
+                      "area": bbox[2] * bbox[3], "iscrowd": int(truth.iscrowd[j]),
+                      "track_id": int(truth.track_id[j])}      # the object's identity (stable per object)
             if with_masks:
                 record["segmentation"] = mask_to_rle(truth.masks[j])
                 record["area"] = float(truth.masks[j].sum())

@@ -35,14 +35,19 @@ def counter(start: int = 1) -> IdSource:
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(A, B) IoU of xyxy boxes."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
+    a = np.asarray(a, np.float32).reshape(-1, 4)
+    b = np.asarray(b, np.float32).reshape(-1, 4)
     ax1, ay1, ax2, ay2 = (a[:, i:i + 1] for i in range(4))      # (A, 1) columns
     bx1, by1, bx2, by2 = b.T                                    # (B,) rows
-    w = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0, None)
-    h = np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0, None)
-    inter = w * h
-    area_a = np.clip(ax2 - ax1, 0, None) * np.clip(ay2 - ay1, 0, None)
-    area_b = np.clip(bx2 - bx1, 0, None) * np.clip(by2 - by1, 0, None)
-    union = area_a + area_b - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+    inter = np.minimum(ax2, bx2)                                # in place from here: few temporaries
+    inter -= np.maximum(ax1, bx1)
+    np.maximum(inter, 0, out=inter)
+    height = np.minimum(ay2, by2)
+    height -= np.maximum(ay1, by1)
+    np.maximum(height, 0, out=height)
+    inter *= height
+    area_a = np.maximum(ax2 - ax1, 0) * np.maximum(ay2 - ay1, 0)
+    area_b = np.maximum(bx2 - bx1, 0) * np.maximum(by2 - by1, 0)
+    union = np.add(area_a, area_b, out=height)
+    union -= inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0).astype(np.float64)

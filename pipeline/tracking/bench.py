@@ -3,7 +3,8 @@
 Objects move at constant velocity on a 1920x1080 plane with jittered boxes,
 scores spread over both association stages and 5 % of detections missed, so
 every stage of the tracker does work. Reports the median and p95 of the
-per-frame ``update`` time (after a warm-up) over ``frames`` frames.
+per-frame ``update`` time (after a warm-up) over ``frames`` frames, and the p10
+(on a busy shared machine the figure least disturbed by other processes).
 """
 from __future__ import annotations
 
@@ -52,7 +53,9 @@ def bench_tracker(counts=(10, 50, 200), frames: int = 300, repeat: int = 3) -> d
         runs = [time_updates(count, frames) for _ in range(repeat)]
         medians = [statistics.median(r) for r in runs]
         p95 = [float(np.percentile(r, 95)) for r in runs]
+        p10 = [float(np.percentile(r, 10)) for r in runs]       # on a shared machine: nearest to undisturbed
         result[str(count)] = {"median_ms": round(statistics.median(medians), 4),
+                              "p10_ms": round(statistics.median(p10), 4),
                               "p95_ms": round(statistics.median(p95), 4), "frames": frames, "repeat": repeat}
     result["target"] = "median <= 0.5 ms at 50 detections"
     result["target_met"] = result["50"]["median_ms"] <= 0.5 if "50" in result else None

@@ -9,7 +9,8 @@ A lost track also matches where it was last seen (the larger of the two IoUs),
 so an object that stopped or bounced while hidden gets its id back.
 3. Tentative tracks (seen once) are matched to the remaining high-score
    detections; a match confirms them and gives them an id.
-Unmatched high-score detections start tentative tracks; tracks unseen for
+Unmatched high-score detections start tentative tracks (not a second box on an
+object already matched: IoU >= ``duplicate_iou``); tracks unseen for
 more than ``max_lost_frames`` frames (by frame id, so drops count) are dropped.
 """
 from __future__ import annotations
@@ -39,12 +40,13 @@ class ByteTrack:
                  new_track_threshold: float = 0.6, match_iou: float = 0.2,
                  low_match_iou: float = 0.5, tentative_match_iou: float = 0.3,
                  max_lost_frames: int = 60, min_hits: int = 2, class_mismatch_factor: float = 0.5,
-                 next_id: IdSource | None = None) -> None:
+                 duplicate_iou: float = 0.7, next_id: IdSource | None = None) -> None:
         self.high, self.low, self.new = high_threshold, low_threshold, new_track_threshold
         self.match_iou, self.low_match_iou = match_iou, low_match_iou
         self.tentative_match_iou = tentative_match_iou
         self.max_lost_frames, self.min_hits = max_lost_frames, min_hits
         self.class_mismatch_factor = class_mismatch_factor
+        self.duplicate_iou = duplicate_iou
         self.next_id = next_id or counter()
         self.reset()
 
@@ -88,7 +90,7 @@ class ByteTrack:
         ids = np.full(len(dets), UNCONFIRMED, np.int64)
         ids[det_index] = self.ids[tracks]
         self._age(tracks, frame_id)
-        self._start(dets, np.setdiff1d(high_left, d3), frame_id, ids)
+        self._start(dets, self._not_duplicates(dets, np.setdiff1d(high_left, d3), det_index), frame_id, ids)
         return ids
 
     def _predict(self, frame_id: int) -> None:
@@ -121,6 +123,14 @@ class ByteTrack:
     def _keep(self, keep: np.ndarray) -> None:
         for name in ("mean", "cov", "frame", "last_seen", "hits", "status", "ids", "class_id", "last_box"):
             setattr(self, name, getattr(self, name)[keep])
+
+    def _not_duplicates(self, dets: Detections, new: np.ndarray, matched: np.ndarray) -> np.ndarray:
+        """Drop candidates that overlap a matched box by >= duplicate_iou: a second box (often of
+        another class) on an object that already has its track."""
+        if len(new) == 0 or len(matched) == 0:
+            return new
+        overlap = box_iou(dets.xyxy[new], dets.xyxy[matched]).max(axis=1)
+        return new[overlap < self.duplicate_iou]
 
     def _start(self, dets: Detections, new: np.ndarray, frame_id: int, ids: np.ndarray) -> None:
         new = new[dets.score[new] >= self.new]

@@ -21,9 +21,10 @@ TRACKER_SCHEMA: dict[str, tuple] = {
     "max_lost_frames": (int, 60, None),           # frames (by frame id) a lost track is kept
     "min_hits": (int, 2, None),                   # detections before a track gets an id
     "class_mismatch_factor": (NUMBER, 0.5, None), # IoU with a detection of another class is scaled by this
+    "duplicate_iou": (NUMBER, 0.7, None),         # no new track on a box overlapping a matched box this much
 }
 UNIT_KEYS = ("high_threshold", "low_threshold", "new_track_threshold", "match_iou",
-             "low_match_iou", "tentative_match_iou", "class_mismatch_factor")
+             "low_match_iou", "tentative_match_iou", "class_mismatch_factor", "duplicate_iou")
 
 
 def check_tracker(section: dict) -> str | None:

@@ -158,3 +158,14 @@ def test_reconnect_count_reads_only_valid_capture_counters(meta, expected):
 def test_box_iou():
     iou = box_iou([[0, 0, 10, 10], [20, 20, 30, 30]], [[5, 0, 15, 10], [0, 0, 10, 10]])
     assert iou == pytest.approx(np.array([[1 / 3, 1.0], [0.0, 0.0]]))
+
+
+def test_a_second_box_on_a_tracked_object_starts_no_track():
+    # for a few frames the detector also reports the object as another class, slightly shifted
+    tracker, seen = ByteTrack(), set()
+    for k in range(20):
+        rows = [(100 + 2 * k, 100, 0.9)] + ([(101 + 2 * k, 101, 0.8)] if 5 <= k < 10 else [])
+        dets = frame(rows)
+        dets.class_id[1:] = 1
+        seen |= {int(i) for i in tracker.update(dets, k) if i != UNCONFIRMED}
+    assert len(seen) == 1

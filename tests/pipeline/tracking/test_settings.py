@@ -66,3 +66,12 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, build, key):
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and lines[0].startswith("error:") and key in lines[0], result.stderr
+
+
+@pytest.mark.parametrize("args, key", [(["--seeds", "7,x"], "--seeds"), (["--tracker", "none"], "tracker none"),
+                                       (["--tracker", "sort"], "tracker.name"), (["--frames", "1"], "--frames")])
+def test_eval_track_bad_input_is_one_line_and_exit_2(args, key):
+    result = run_cli("eval", "--track", *args, timeout=90)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and key in lines[0], result.stderr
