@@ -22,12 +22,17 @@ ENGINES: dict[str, str] = {
     "torch": "engines.torch_engine:TorchEngine",
     "onnxruntime": "engines.onnxruntime_engine:OnnxRuntimeEngine",
     "tensorrt": "engines.tensorrt_engine:TensorRTEngine",
+    "triton": "engines.triton_engine:TritonEngine",
 }
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
 class EngineUnavailable(RuntimeError):
     """An engine cannot run here; the message says what is missing and how to install it."""
+
+
+class EngineOffline(RuntimeError):
+    """A remote engine cannot be reached right now: this batch is dropped, a later one retries."""
 
 
 @dataclass

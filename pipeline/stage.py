@@ -60,6 +60,8 @@ class StageIO:
         self.blocked_s = 0.0  # time alloc() waited for a free slot downstream (queueing, not work)
         self.stale = 0      # frames whose slot was overwritten before we were done
         self.failed = 0     # frames whose processing raised
+        self.dropped = 0    # frames this stage dropped itself (a remote engine offline)
+        self.extra_counts: dict = {}   # stage-specific counters (engine request stats)
 
     # -- reading ----------------------------------------------------------
     def array(self, env: Envelope, name: str) -> np.ndarray:
@@ -117,8 +119,9 @@ class StageIO:
     # -- counters ---------------------------------------------------------
     def counts(self) -> dict[str, int]:
         r, s = self.receiver, self.sender
-        return {"dropped": (r.dropped if r else 0) + (s.dropped if s else 0),
-                "malformed": r.malformed if r else 0, "stale": self.stale, "failed": self.failed}
+        return {"dropped": (r.dropped if r else 0) + (s.dropped if s else 0) + self.dropped,
+                "malformed": r.malformed if r else 0, "stale": self.stale, "failed": self.failed,
+                **self.extra_counts}
 
     def close(self, flush: bool = False) -> None:
         """Close sockets and rings; ``flush`` (a normal end) lets queued messages leave first."""

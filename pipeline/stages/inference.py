@@ -9,6 +9,7 @@ import logging
 
 import numpy as np
 
+from engines.base import EngineOffline
 from engines.detectors import make_detector
 from engines.select import make_engine
 from pipeline.stages.gpu_preprocess import FramePreprocessor
@@ -26,6 +27,9 @@ class InferenceStage(Stage):
         self.max_batch = eng["max_batch"]
         self.batch_wait_s = eng["batch_wait_ms"] / 1e3
         options = {k: eng[k] for k in ("compile", "cuda_graph", "tensorrt_ep") if eng[k]}
+        if eng["name"] == "triton":
+            from engines.triton_engine import triton_options
+            options.update(triton_options(self.spec.config))
         self.engine = make_engine(eng["name"], self.detector, device=eng["device"], half=eng["half"],
                                   max_batch=eng["max_batch"], threads=eng["threads"], **options)
         self.frames_in = FramePreprocessor(self.detector.spec, self.engine.meta.device)
@@ -44,7 +48,13 @@ class InferenceStage(Stage):
             batch = tensors[0][None] if len(tensors) == 1 else np.stack(tensors)
         else:                    # preprocessing was left to this stage (GPU engine)
             batch = self.frames_in([self.io.array(e, "frame") for e in envs])
-        outputs = self.engine.infer(batch)
+        try:
+            outputs = self.engine.infer(batch)
+        except EngineOffline:          # remote engine down: drop and count, never queue
+            self.io.dropped += len(envs)
+            return [None] * len(envs)
+        finally:
+            self.io.extra_counts.update(getattr(self.engine, "stats", dict)())
         outs = []
         for i, env in enumerate(envs):
             shapes = {name: (value.shape[1:], value.dtype) for name, value in outputs.items()}
