@@ -121,7 +121,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from engines.export import export_model
     path = export_model(args.model, args.weights, size=args.size, fmt=args.format, half=args.half,
-                        batch=args.batch, out=args.out)
+                        batch=args.batch, out=args.out, tensorrt_block=args.triton_tensorrt)
     print(f"exported: {path}")
     return 0
 
@@ -167,10 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--model", required=True)
     x.add_argument("--weights")
     x.add_argument("--size")
-    x.add_argument("--format", default="onnx", choices=["onnx", "tensorrt"])
+    x.add_argument("--format", default="onnx", choices=["onnx", "tensorrt", "triton"])
     x.add_argument("--half", action="store_true")
-    x.add_argument("--batch", type=int, default=1)
-    x.add_argument("--out", help="output file")
+    x.add_argument("--batch", type=int, default=1, help="max batch (triton: max_batch_size, e.g. 8)")
+    x.add_argument("--out", help="output file (triton: the repository folder)")
+    x.add_argument("--triton-tensorrt", action="store_true", help="triton: add the TensorRT optimisation block")
     from engines.triton_serve import add_serve_options
     add_serve_options(sub.add_parser("serve", help="host the detector in a Triton server (PyTriton, dynamic batching)"))
     b = sub.add_parser("bench", help="benchmark the real pipeline against the bare engine and a sequential loop")
