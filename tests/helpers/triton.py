@@ -93,6 +93,8 @@ class ServeProcess:
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(30)
+            for segment in Path("/dev/shm").glob(f"pytrtion{self.proc.pid}-*"):   # the killed backend's
+                segment.unlink(missing_ok=True)
         self._wait_port_free()
 
     def stop(self) -> None:
