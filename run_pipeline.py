@@ -22,6 +22,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", help="weights file (.pt checkpoint or Ultralytics .onnx export)")
     p.add_argument("--engine", choices=["auto", "torch", "onnxruntime", "tensorrt", "triton"])
     p.add_argument("--triton-url", help="HOST:PORT of a Triton server (gRPC); implies --engine triton")
+    p.add_argument("--triton-model", help="model name on the Triton server (default: --model)")
     p.add_argument("--device", help="auto, cpu or cuda:N")
     p.add_argument("--half", action="store_true", default=None, help="fp16 on GPU")
     p.add_argument("--max-batch", type=int, help="batch frames across streams up to N")
@@ -52,6 +53,7 @@ def run_config(args: argparse.Namespace) -> dict:
         "source.fps": args.fps, "source.realtime": args.realtime,
         "model.name": args.model, "model.size": args.size, "model.weights": args.weights,
         "engine.name": args.engine or ("triton" if args.triton_url else None), "engine.url": args.triton_url,
+        "engine.model": args.triton_model,
         "engine.device": args.device, "engine.half": args.half,
         "engine.max_batch": args.max_batch, "engine.threads": args.threads,
         "transport.policy": args.policy, "publish.endpoint": args.publish,
