@@ -61,7 +61,9 @@ def check_serve_args(args) -> None:
 
 def serve(args) -> int:
     check_serve_args(args)
-    if importlib.util.find_spec("pytriton") is None:
+    python = triton_python()
+    here = python is None or _is_this_interpreter(python)     # no other Triton interpreter to hand over to
+    if not here or importlib.util.find_spec("pytriton") is None:
         return _run_under_triton_python(args)
     from engines.triton_model import served_model
     model = served_model(args.model, args.weights, args.size, args.engine, args.max_batch)
@@ -115,6 +117,10 @@ def triton_python() -> Path | None:
     """The interpreter PyTriton works under: $STREAMDET_TRITON_PYTHON or <repo>/.venv-triton/bin/python."""
     path = Path(os.environ.get("STREAMDET_TRITON_PYTHON") or REPO / ".venv-triton" / "bin" / "python")
     return path if path.is_file() else None
+
+
+def _is_this_interpreter(python: Path) -> bool:
+    return Path(sys.prefix).resolve() == python.parent.parent.resolve()
 
 
 def _run_under_triton_python(args) -> int:
