@@ -101,6 +101,9 @@ def bench(args) -> int:
     elif args.suite == "engines":
         from pipeline.bench.engines_bench import bench_engines
         result = bench_engines(args)
+    elif args.suite == "triton":
+        from pipeline.bench.triton_bench import bench_triton
+        result = bench_triton(args)
     elif args.suite == "maskrcnn":
         from pipeline.bench.maskrcnn_bench import bench_maskrcnn
         result = bench_maskrcnn(args, _base_config(args))

@@ -24,7 +24,9 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--live-rate", type=float, default=None,
                    help="overload mode: the source produces FPS frames per second, newest frame wins")
     p.add_argument("--scaling", action="store_true", help="K = 1, 2, 4, 8 streams, with and without batching")
-    p.add_argument("--suite", default="pipeline", choices=["pipeline", "transport", "ops", "engines", "maskrcnn"],
+    p.add_argument("--suite", default="pipeline",
+                   choices=["pipeline", "transport", "ops", "engines", "maskrcnn", "triton"],
                    help="pipeline (default), transport (one hop: shm vs raw ZeroMQ), ops (decode+NMS), "
-                        "engines (bare FPS), maskrcnn (R50-FPN latency, side-branch cost)")
+                        "engines (bare FPS), maskrcnn (R50-FPN latency, side-branch cost), "
+                        "triton (Triton hop cost; 1, 2, 4 pipelines sharing one server vs own engines)")
     p.add_argument("--out", default="benchmarks/results/latest", help="folder for bench.json and bench.png")
