@@ -72,7 +72,7 @@ class TritonEngine(Engine):
         notes = [f"server {self.url} model {self.model!r} over {self.protocol}"]
         if self.shared_memory == "system" or (self.shared_memory == "auto" and is_local_url(self.url)):
             from engines.triton_shm import SharedMemoryIO
-            self._shm = SharedMemoryIO(self.info, self.max_batch, dtype)
+            self._shm = SharedMemoryIO(self.info, self.max_batch, dtype, self.detector.output_names)
             self._shm.register(self.client)
             notes.append("system shared memory")
         spec = self.detector.spec
@@ -178,7 +178,7 @@ class TritonEngine(Engine):
             outputs = self._request(np.ascontiguousarray(batch, dtype=np.dtype(self.meta.dtype)))
         except Exception as exc:   # refused, deadline, server-side error: all mean "not now"
             self._failed(exc, len(batch))
-            raise EngineOffline(f"triton server {self.url}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+            raise EngineOffline(f"triton server {self.url}: {first_line(exc)}") from None
         self.request_ms.append((time.perf_counter() - started) * 1e3)
         self.requests += 1
         if self._backoff_s:
@@ -191,7 +191,7 @@ class TritonEngine(Engine):
         self.offline += frames
         if not self._backoff_s:
             log.warning("triton server %s failed (%s): dropping frames, retrying with backoff",
-                        self.url, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                        self.url, first_line(exc))
         self._backoff_s = min(BACKOFF_MAX_S, self._backoff_s * 2 or BACKOFF_FIRST_S)
         self._retry_at = self._clock() + self._backoff_s
         self._register = self._shm is not None   # a restarted server has forgotten our regions
@@ -222,6 +222,11 @@ class TritonEngine(Engine):
         p50 = times[len(times) // 2] if times else 0.0
         return {"requests": self.requests, "request_failures": self.failures, "offline": self.offline,
                 "request_ms_p50": round(p50, 3)}
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def triton_options(config: dict) -> dict:

@@ -16,14 +16,15 @@ from engines.triton_check import ModelInfo
 
 
 class SharedMemoryIO:
-    def __init__(self, info: ModelInfo, max_batch: int, input_dtype: str) -> None:
+    def __init__(self, info: ModelInfo, max_batch: int, input_dtype: str, wanted: tuple[str, ...]) -> None:
         import tritonclient.utils.shared_memory as shm
         self._shm = shm
         tag = f"streamdet-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         image = info.inputs[0]
         self.input_name = image.name
         self.input_dtype = np.dtype(input_dtype)
-        self.outputs = [out for out in info.outputs if out.static]   # dynamic sizes come back over the socket
+        # outputs we decode with a known size; dynamic sizes come back over the socket
+        self.outputs = [out for out in info.outputs if out.static and out.name in wanted]
         self.regions: dict[str, tuple[str, int, object]] = {}        # tensor -> (region name, bytes, handle)
         shapes = {image.name: (image.shape, self.input_dtype)}
         shapes.update({out.name: (out.shape, np.dtype(out.dtype)) for out in self.outputs})

@@ -169,3 +169,38 @@ def test_select_accepts_triton_on_the_client_side():
     from engines.select import Installed, choose_engine
     name, device, _ = choose_engine("triton", DETECTOR, installed=Installed())
     assert (name, device) == ("triton", "cpu")
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def set_shared_memory(self, region, nbytes):
+        self.calls.append((region, nbytes))
+
+
+def test_shared_memory_regions_carry_input_and_decoded_outputs_only():
+    import tritonclient.utils.shared_memory as shm
+    from engines.triton_check import model_info
+    from engines.triton_shm import SharedMemoryIO
+    client = FakeClient()
+    metadata = client.get_model_metadata("yolo")
+    metadata["outputs"].append({"name": "features", "datatype": "FP32", "shape": [-1, 8]})   # not decoded
+    io = SharedMemoryIO(model_info(metadata, client.get_model_config("yolo")), 4, "float32", ("output0",))
+    try:
+        io.register(client)
+        assert len(client.registered) == 2                       # input + output0, not features
+        batch = np.arange(2 * 3 * 32 * 32, dtype=np.float32).reshape(2, 3, 32, 32)
+        infer_input, requested = Recorder(), {"output0": Recorder()}
+        io.bind(batch, infer_input, requested)
+        assert infer_input.calls[0][1] == batch.nbytes and requested["output0"].calls[0][1] == 2 * 6 * 4 * 4
+        _, _, in_handle = io.regions["images"]
+        np.testing.assert_array_equal(shm.get_contents_as_numpy(in_handle, np.float32, [2, 3, 32, 32]), batch)
+        _, _, out_handle = io.regions["output0"]
+        written = np.full((2, 6, 4), 7.0, np.float32)            # what the server would write
+        shm.set_shared_memory_region(out_handle, [written])
+        np.testing.assert_array_equal(io.read("output0", 2), written)
+        assert io.read("features", 2) is None
+    finally:
+        io.close(client)
+    assert io.regions == {}
