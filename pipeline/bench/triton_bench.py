@@ -1,6 +1,6 @@
 """``bench --suite triton``: what the Triton hop costs, and K pipelines sharing one server vs their own engines.
 
-1. Per frame (batch 1, pre-made tensors, back to back): the local ONNX Runtime
+1. Per frame (batch 1, pre-made tensors, one request of each in turn): the local ONNX Runtime
    engine, and the Triton engine over gRPC with and without system shared
    memory, all against one ``serve`` on this host (ONNX Runtime inside, same
    thread count). The hop's cost is the difference in median request time.
@@ -27,15 +27,17 @@ from pipeline.bench.serve_process import REPO, ServeProcess, free_ports
 PIPELINE_COUNTS = (1, 2, 4)
 
 
-def request_times_ms(engine, frames: int, warmup: int = 5) -> list[float]:
-    batch = np.random.default_rng(0).random((1, *engine.meta.input_shape), dtype=np.float32)
-    for _ in range(warmup):
-        engine.infer(batch)
-    times = []
-    for _ in range(frames):
-        started = time.perf_counter()
-        engine.infer(batch)
-        times.append((time.perf_counter() - started) * 1e3)
+def interleaved_times_ms(engines: dict, frames: int, warmup: int = 5) -> dict[str, list[float]]:
+    """Request time of each engine, one request of each in turn (machine drift hits all alike)."""
+    shape = next(iter(engines.values())).meta.input_shape
+    batch = np.random.default_rng(0).random((1, *shape), dtype=np.float32)
+    times: dict[str, list[float]] = {label: [] for label in engines}
+    for index in range(warmup + frames):
+        for label, engine in engines.items():
+            started = time.perf_counter()
+            engine.infer(batch)
+            if index >= warmup:
+                times[label].append((time.perf_counter() - started) * 1e3)
     return times
 
 
@@ -46,12 +48,16 @@ def bench_hop(serve: ServeProcess, args) -> dict:
     variants = {"local onnxruntime": ("onnxruntime", {"device": "cpu"}),
                 "triton grpc": ("triton", {"url": serve.url, "shared_memory": "never"}),
                 "triton grpc + shared memory": ("triton", {"url": serve.url, "shared_memory": "system"})}
-    result = {}
-    for label, (name, options) in variants.items():
-        with make_engine(name, detector, threads=args.threads or 1, **options) as engine:
-            times = request_times_ms(engine, args.frames)
-        result[label] = {"p50_ms": round(statistics.median(times), 3),
-                         "p95_ms": round(float(np.percentile(times, 95)), 3), "frames": len(times)}
+    engines = {label: make_engine(name, detector, threads=args.threads or 1, **options)
+               for label, (name, options) in variants.items()}
+    try:
+        times = interleaved_times_ms(engines, args.frames)
+    finally:
+        for engine in engines.values():
+            engine.close()
+    result = {label: {"p50_ms": round(statistics.median(values), 3),
+                      "p95_ms": round(float(np.percentile(values, 95)), 3), "frames": len(values)}
+              for label, values in times.items()}
     local = result["local onnxruntime"]["p50_ms"]
     for label in ("triton grpc", "triton grpc + shared memory"):
         result[label]["hop_ms"] = round(result[label]["p50_ms"] - local, 3)
@@ -59,7 +65,11 @@ def bench_hop(serve: ServeProcess, args) -> dict:
 
 
 def run_pipelines(count: int, engine_args: list[str], frames: int, folder: Path) -> dict:
-    """``count`` pipelines at once; aggregate FPS = sum of each one's published FPS."""
+    """``count`` pipelines started at once; aggregate FPS = sum of each one's published FPS.
+
+    Each pipeline's FPS is over its own run, so on a quiet machine with equal start-up times the sum is the
+    aggregate throughput; give --frames large enough (600) that start-up skew is small against the run.
+    """
     procs = []
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     for index in range(count):
