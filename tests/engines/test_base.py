@@ -29,7 +29,7 @@ class RecordingEngine(Engine):
 
 def test_importing_engines_needs_no_gpu_stack():
     code = ("import sys, engines, engines.base, engines.select, engines.tensorrt_engine, "
-            "engines.onnxruntime_engine, engines.export\n"
+            "engines.onnxruntime_engine, engines.export, engines.triton_engine\n"
             "heavy = [m for m in ('tensorrt', 'cupy', 'torch', 'onnxruntime') if m in sys.modules]\n"
             "assert not heavy, heavy")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -37,8 +37,9 @@ def test_importing_engines_needs_no_gpu_stack():
 
 
 def test_registry_names_and_lazy_classes():
-    assert set(ENGINES) == {"torch", "onnxruntime", "tensorrt"}
+    assert set(ENGINES) == {"torch", "onnxruntime", "tensorrt", "triton"}
     assert engine_class("torch").__name__ == "TorchEngine"
+    assert engine_class("triton").name == "triton"
     assert engine_class("tensorrt").name == "tensorrt"
     with pytest.raises(ValueError, match="unknown engine 'openvino'"):
         engine_class("openvino")
