@@ -110,6 +110,10 @@ class Engine:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def ready(self) -> bool:
+        """Can this engine take a batch now? Local engines: once loaded; remote ones ask their server."""
+        return self._meta is not None
+
     @property
     def meta(self) -> EngineMeta:
         if self._meta is None:

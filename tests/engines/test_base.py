@@ -1,6 +1,7 @@
 """Tests for engines/base.py: registry, device names, the batch check, host conversion, warmup."""
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -111,3 +112,10 @@ def test_meta_describe_lists_the_choices():
                       providers=("CPUExecutionProvider",), notes=["1 thread"])
     assert meta.describe() == ("onnxruntime on cpu, input images 3x64x96 float32, batch 1..2, "
                                "providers CPUExecutionProvider; 1 thread")
+
+
+def test_a_local_engine_is_ready_once_loaded():
+    engine = Engine(SimpleNamespace(name="toy"))
+    assert not engine.ready()
+    engine._meta = object()
+    assert engine.ready()
