@@ -54,6 +54,9 @@ def check_serve_args(args) -> None:
         raise ValueError("serve: --max-batch and --threads must be >= 1, --max-queue-delay-us >= 0")
     if args.address not in ("127.0.0.1", "localhost", "::1") and not args.allow_remote:
         raise ValueError(f"serve: --address {args.address} listens beyond this host: add --allow-remote")
+    if args.device != "cpu" and importlib.util.find_spec("torch") is None and importlib.util.find_spec("pytriton"):
+        raise EngineUnavailable(f"serve --device {args.device}: the engines' CUDA paths need torch (and "
+                                f"onnxruntime-gpu or tensorrt) in the Triton interpreter {sys.executable}")
     for port in (args.grpc_port, args.http_port, args.metrics_port):
         if not 0 < port < 65536:
             raise ValueError(f"serve: port {port} is not in 1..65535")

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def serve_args(**changes):
-    args = dict(max_batch=8, max_queue_delay_us=2000, threads=1, address="127.0.0.1", allow_remote=False,
+    args = dict(max_batch=8, max_queue_delay_us=2000, threads=1, address="127.0.0.1", allow_remote=False, device="cpu",
                 grpc_port=8001, http_port=8000, metrics_port=8002)
     return SimpleNamespace(**{**args, **changes})
 
