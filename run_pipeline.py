@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""streamdet command line: run, subscribe, bench, eval, train, export.
+"""streamdet command line: run, subscribe, bench, eval, train, export, serve.
 
 Thin on purpose: it parses options, builds the config, sets logging and calls
 into the packages. Run ``python run_pipeline.py COMMAND --help`` for options.
@@ -22,7 +22,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="detector: yolo, centernet")
     p.add_argument("--size", help="model size: yolo tiny|n, centernet tiny|r18")
     p.add_argument("--weights", help="weights file (.pt checkpoint or Ultralytics .onnx export)")
-    p.add_argument("--engine", choices=["auto", "torch", "onnxruntime", "tensorrt"])
+    p.add_argument("--engine", choices=["auto", "torch", "onnxruntime", "tensorrt", "triton"])
+    p.add_argument("--triton-url", help="HOST:PORT of a Triton server (gRPC); implies --engine triton")
+    p.add_argument("--triton-model", help="model name on the Triton server (default: --model)")
     p.add_argument("--device", help="auto, cpu or cuda:N")
     p.add_argument("--half", action="store_true", default=None, help="fp16 on GPU")
     p.add_argument("--max-batch", type=int, help="batch frames across streams up to N")
@@ -83,7 +85,9 @@ def run_config(args: argparse.Namespace) -> dict:
         "source.streams": args.streams, "source.width": args.width, "source.height": args.height,
         "source.fps": args.fps, "source.realtime": args.realtime,
         "model.name": args.model, "model.size": args.size, "model.weights": args.weights,
-        "engine.name": args.engine, "engine.device": args.device, "engine.half": args.half,
+        "engine.name": args.engine or ("triton" if args.triton_url else None), "engine.url": args.triton_url,
+        "engine.model": args.triton_model,
+        "engine.device": args.device, "engine.half": args.half,
         "engine.max_batch": args.max_batch, "engine.threads": args.threads,
         "transport.policy": args.policy, "publish.endpoint": args.publish,
         "publish.encoding": args.encoding, "sinks.video": args.save_video, "sinks.jsonl": args.jsonl,
@@ -221,9 +225,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     from engines.extras import require
     require("torch", "export")
     path = export_model(args.model, args.weights, size=args.size, fmt=args.format, half=args.half,
-                        batch=args.batch, out=args.out)
+                        batch=args.batch, out=args.out, tensorrt_block=args.triton_tensorrt)
     print(f"exported: {path}")
     return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from engines.triton_serve import serve
+    return serve(args)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -273,10 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--model", required=True)
     x.add_argument("--weights")
     x.add_argument("--size")
-    x.add_argument("--format", default="onnx", choices=["onnx", "tensorrt"])
+    x.add_argument("--format", default="onnx", choices=["onnx", "tensorrt", "triton"])
     x.add_argument("--half", action="store_true")
-    x.add_argument("--batch", type=int, default=1)
-    x.add_argument("--out", help="output file")
+    x.add_argument("--batch", type=int, default=1, help="max batch (triton: max_batch_size, e.g. 8)")
+    x.add_argument("--out", help="output file (triton: the repository folder)")
+    x.add_argument("--triton-tensorrt", action="store_true", help="triton: add the TensorRT optimisation block")
+    from engines.triton_serve import add_serve_options
+    add_serve_options(sub.add_parser("serve", help="host the detector in a Triton server (PyTriton, dynamic batching)"))
     b = sub.add_parser("bench", help="benchmark the real pipeline against the bare engine and a sequential loop")
     from pipeline.bench.options import add_bench_options
     add_bench_options(b)
@@ -284,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"run": cmd_run, "subscribe": cmd_subscribe, "keys": cmd_keys, "streams": cmd_streams, "train": cmd_train, "eval": cmd_eval,
-            "export": cmd_export, "bench": cmd_bench}
+            "export": cmd_export, "bench": cmd_bench, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,12 +22,17 @@ ENGINES: dict[str, str] = {
     "torch": "engines.torch_engine:TorchEngine",
     "onnxruntime": "engines.onnxruntime_engine:OnnxRuntimeEngine",
     "tensorrt": "engines.tensorrt_engine:TensorRTEngine",
+    "triton": "engines.triton_engine:TritonEngine",
 }
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
 class EngineUnavailable(RuntimeError):
     """An engine cannot run here; the message says what is missing and how to install it."""
+
+
+class EngineOffline(RuntimeError):
+    """A remote engine cannot be reached right now: this batch is dropped, a later one retries."""
 
 
 @dataclass
@@ -104,6 +109,10 @@ class Engine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def ready(self) -> bool:
+        """Can this engine take a batch now? Local engines: once loaded; remote ones ask their server."""
+        return self._meta is not None
 
     @property
     def meta(self) -> EngineMeta:

@@ -81,6 +81,9 @@ def has_onnx_file(detector) -> bool:
 def why_not(engine: str, device: str, detector, installed: Installed) -> str | None:
     """None when ``engine`` can run ``detector`` on ``device`` ('cpu'/'cuda'), else the one-line reason."""
     on_gpu = device.startswith("cuda")
+    if engine == "triton":
+        from engines.triton_engine import TRITONCLIENT_MISSING
+        return None if importlib.util.find_spec("tritonclient") else TRITONCLIENT_MISSING
     if engine == "torch":
         if not installed.torch:
             return "engine 'torch' needs torch, which is not installed: pip install 'streamdet[torch]'"
@@ -114,7 +117,7 @@ def _candidates(requested: str, device: str, installed: Installed) -> list[tuple
         if device != "auto":
             return [(requested, device)]
         gpu_first = {"tensorrt": True, "onnxruntime": installed.ort_cuda, "torch": installed.torch_cuda}
-        return [(requested, "cuda:0" if gpu_first[requested] else "cpu")]
+        return [(requested, "cuda:0" if gpu_first.get(requested) else "cpu")]   # triton: the client side
     order = [(name, "cuda:0" if kind == "cuda" else "cpu") for name, kind in AUTO_ORDER]
     if device == "cpu":
         return [pair for pair in order if pair[1] == "cpu"]

@@ -64,7 +64,8 @@ def _plugins(raw: Any, origin: str) -> list[dict]:
 def _check_value(origin: str, section: str, key: str, value: Any) -> None:
     spec = SCHEMA[section].get(key)
     if spec is None:
-        raise ConfigError(f"{origin}: {section}.{key}: unknown key (expected one of: {', '.join(SCHEMA[section])})")
+        shown = key if isinstance(key, str) and key.isprintable() else repr(key)   # one line, always
+        raise ConfigError(f"{origin}: {section}.{shown}: unknown key (expected one of: {', '.join(SCHEMA[section])})")
     types, _, allowed = spec
     bad_bool = isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,))
     if not isinstance(value, types) or bad_bool:

@@ -36,7 +36,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "max_det": (int, 100, None),
     },
     "engine": {
-        "name": (str, "auto", ("auto", "torch", "onnxruntime", "tensorrt")),
+        "name": (str, "auto", ("auto", "torch", "onnxruntime", "tensorrt", "triton")),
         "device": (str, "auto", None),
         "half": (bool, False, None),
         "threads": (int, 1, None),
@@ -46,6 +46,10 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "compile": (bool, False, None),              # torch engine: torch.compile
         "cuda_graph": (bool, False, None),           # torch engine: CUDA-graph replay for fixed shapes
         "tensorrt_ep": (bool, False, None),          # onnxruntime engine: try the TensorRT execution provider
+        "url": (str, "127.0.0.1:8001", None),        # triton engine: server HOST:PORT (gRPC 8001, HTTP 8000)
+        "model": (OPT_STR, None, None),              # triton engine: served model name (None: model.name)
+        "protocol": (str, "grpc", ("grpc", "http")),  # triton engine
+        "timeout_s": (ANY_NUMBER, 5.0, None),        # triton engine: one request's deadline
     },
     "transport": {
         "mode": (str, "ipc", ("ipc", "tcp")),

@@ -62,6 +62,8 @@ class StageIO:
         self.wait_streams: set[str] = set()   # streams whose frames must not be overwritten (policy wait)
         self.stale = 0      # frames whose slot was overwritten before we were done
         self.failed = 0     # frames whose processing raised
+        self.dropped = 0    # frames this stage dropped itself (a remote engine offline)
+        self.extra_counts: dict = {}   # stage-specific counters (engine request stats)
 
     # -- reading ----------------------------------------------------------
     def array(self, env: Envelope, name: str) -> np.ndarray:
@@ -144,9 +146,9 @@ class StageIO:
         for side in (r, s):
             for stream, n in (side.dropped_by_stream if side else {}).items():
                 by_stream[stream] = by_stream.get(stream, 0) + n
-        return {"dropped": (r.dropped if r else 0) + (s.dropped if s else 0),
+        return {"dropped": (r.dropped if r else 0) + (s.dropped if s else 0) + self.dropped,
                 "malformed": r.malformed if r else 0, "stale": self.stale, "failed": self.failed,
-                "dropped_by_stream": by_stream}
+                "dropped_by_stream": by_stream, **self.extra_counts}
 
     def close(self, flush: bool = False) -> None:
         """Close sockets and rings; ``flush`` (a normal end) lets queued messages leave first."""

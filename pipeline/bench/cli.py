@@ -42,6 +42,9 @@ def bench(args) -> int:
     elif args.suite == "tracker":
         from pipeline.tracking.bench import bench_tracker
         result = {"machine": machine_info(), "tracker": bench_tracker(repeat=max(3, args.repeat))}
+    elif args.suite == "triton":
+        from pipeline.bench.triton_bench import bench_triton
+        result = bench_triton(args)
     elif args.suite == "maskrcnn":
         from pipeline.bench.maskrcnn_bench import bench_maskrcnn
         result = bench_maskrcnn(args, _base_config(args))

@@ -13,6 +13,7 @@ SUITES = {
     "footprint": "start-up time and memory of real runs",
     "soak": "RTSP outages, stage kills, memory over --minutes (soak.json)",
     "tracker": "ByteTrack cost per frame at 10/50/200 detections",
+    "triton": "Triton hop cost; 1, 2, 4 pipelines sharing one server vs their own engines",
     "gpu": "issue 15's GPU measurements (benchmarks/gpu_check.sh runs them step by step)",
 }
 

@@ -49,7 +49,11 @@ def stage_arguments(spec: StageSpec) -> dict:
                 "keep_frames": opts.get("keep_frames", False), "on_gpu": opts.get("gpu_preprocess", False)}
     if spec.kind == "inference":
         eng = cfg["engine"]
-        return {"card": card, "engine": engine_options(eng), "batch_wait_s": eng["batch_wait_ms"] / 1e3}
+        options = engine_options(eng)
+        if eng["name"] == "triton":
+            from engines.triton_engine import triton_options
+            options.update(triton_options(cfg))
+        return {"card": card, "engine": options, "batch_wait_s": eng["batch_wait_ms"] / 1e3}
     if spec.kind == "postprocess":
         return {"card": card, "thresholds": thresholds(cfg["model"]), "family": cfg["model"]["name"],
                 "tracking": make_tracking(cfg),

@@ -83,6 +83,8 @@ def _torch_pinned_buffers() -> PinnedBuffers:
 def gpu_preprocess_wanted(engine_cfg: dict) -> bool:
     """auto: on a machine with an NVIDIA device whose engine may use it (probed without importing torch)."""
     choice = engine_cfg["preprocess_on"]
+    if engine_cfg["name"] == "triton":      # the network runs on the server: preprocess here on the CPU
+        return False
     if choice != "auto":
         return choice == "gpu"
     from pathlib import Path

@@ -10,6 +10,7 @@ import logging
 
 import numpy as np
 
+from engines.base import EngineOffline
 from engines.detectors import from_card
 from engines.select import make_engine
 from pipeline.messages import Envelope
@@ -48,7 +49,13 @@ class InferenceStage(Stage):
             batch = tensors[0][None] if len(tensors) == 1 else np.stack(tensors)
         else:                    # preprocessing was left to this stage (GPU engine)
             batch = self.frames_in([self.io.array(e, "frame") for e in envs])
-        outputs = self.engine.infer(batch)
+        try:
+            outputs = self.engine.infer(batch)
+        except EngineOffline:          # remote engine down: drop and count, never queue
+            self.io.dropped += len(envs)
+            return [None] * len(envs)
+        finally:
+            self.io.extra_counts.update(getattr(self.engine, "stats", dict)())
         outs = []
         for i, env in enumerate(envs):
             shapes = {name: (value.shape[1:], value.dtype) for name, value in outputs.items()}

@@ -1,6 +1,7 @@
 """Tests for engines/base.py: registry, device names, the batch check, host conversion, warmup."""
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ class RecordingEngine(Engine):
 
 def test_importing_engines_needs_no_gpu_stack():
     code = ("import sys, engines, engines.base, engines.select, engines.tensorrt_engine, "
-            "engines.onnxruntime_engine, engines.export\n"
+            "engines.onnxruntime_engine, engines.export, engines.triton_engine\n"
             "heavy = [m for m in ('tensorrt', 'cupy', 'torch', 'onnxruntime') if m in sys.modules]\n"
             "assert not heavy, heavy")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -37,8 +38,9 @@ def test_importing_engines_needs_no_gpu_stack():
 
 
 def test_registry_names_and_lazy_classes():
-    assert set(ENGINES) == {"torch", "onnxruntime", "tensorrt"}
+    assert set(ENGINES) == {"torch", "onnxruntime", "tensorrt", "triton"}
     assert engine_class("torch").__name__ == "TorchEngine"
+    assert engine_class("triton").name == "triton"
     assert engine_class("tensorrt").name == "tensorrt"
     with pytest.raises(ValueError, match="unknown engine 'openvino'"):
         engine_class("openvino")
@@ -110,3 +112,10 @@ def test_meta_describe_lists_the_choices():
                       providers=("CPUExecutionProvider",), notes=["1 thread"])
     assert meta.describe() == ("onnxruntime on cpu, input images 3x64x96 float32, batch 1..2, "
                                "providers CPUExecutionProvider; 1 thread")
+
+
+def test_a_local_engine_is_ready_once_loaded():
+    engine = Engine(SimpleNamespace(name="toy"))
+    assert not engine.ready()
+    engine._meta = object()
+    assert engine.ready()

@@ -72,3 +72,10 @@ def test_command_line_overrides_and_revalidates():
     assert cfg["source"]["uri"] == "clip.mp4" and cfg["engine"]["threads"] == 1
     with pytest.raises(ConfigError, match="command line: engine.threads"):
         config.override(cfg, {"engine.threads": -1})
+
+
+def test_an_unknown_key_with_a_newline_is_named_on_one_line():
+    # found by tests/pipeline/test_fuzz_config.py once the api section existed: the key was printed raw
+    with pytest.raises(ConfigError) as caught:
+        config.validate({"api": {"bad\nkey": None}}, "c.yaml")
+    assert "\n" not in str(caught.value) and "'bad\\nkey'" in str(caught.value)

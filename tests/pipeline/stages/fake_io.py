@@ -21,7 +21,8 @@ class FakeIO:
     def __init__(self, options: dict | None = None) -> None:
         self.spec = SimpleNamespace(options=options or {}, run_prefix="streamdet-test", policy="wait")
         self.sender = FakeSender()
-        self.stale = self.failed = 0
+        self.stale = self.failed = self.dropped = 0
+        self.extra_counts: dict = {}
         self.blocked_s = 0.0
 
     def array(self, env, name: str) -> np.ndarray:

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from pipeline.coco import coco_ground_truth
+from engines.core.coco import coco_ground_truth
 from pipeline.sources.synthetic import SyntheticScene
 from tests.test_cli import free_endpoint, run_cli
 
