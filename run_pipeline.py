@@ -11,6 +11,8 @@ import json
 import logging
 import sys
 
+from engines.threads import threads_option
+
 EXIT_USER_ERROR = 2
 
 
@@ -24,7 +26,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="auto, cpu or cuda:N")
     p.add_argument("--half", action="store_true", default=None, help="fp16 on GPU")
     p.add_argument("--max-batch", type=int, help="batch frames across streams up to N")
-    p.add_argument("--threads", type=int, help="inference threads on CPU (default 1: leaves a core to the other stages)")
+    p.add_argument("--threads", type=threads_option,
+                   help="inference threads on CPU: N, or auto (default: measured at load, cached)")
     p.add_argument("--publish", help="ZeroMQ PUB endpoint (default tcp://127.0.0.1:5556)")
     p.add_argument("--encoding", choices=["json", "msgpack"], help="published payload encoding")
     p.add_argument("--max-frames", type=int, help="stop after N frames per stream")

@@ -25,8 +25,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "fps": (ANY_NUMBER, 30.0, None),
         "seed": (int, 0, None),
         "streams": (int, 1, None),                   # synthetic: K streams (seeds seed..seed+K-1)
-        "realtime": (bool, False, None),             # pace files/synthetic to fps
-        "live": ((bool, type(None)), None, None),    # None: webcam/network are live, others not
+        "realtime": ((bool, type(None)), None, None),  # pace to fps; None: synthetic paced, files/folders not
+        "live": ((bool, type(None)), None, None),    # None: webcam/network/paced synthetic live, others not
         "max_frames": (OPT_INT, None, None),
         "loop": (bool, False, None),
         "stall_timeout_s": (ANY_NUMBER, 5.0, None),
@@ -43,7 +43,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "name": (str, "auto", ("auto", "torch", "onnxruntime", "tensorrt")),
         "device": (str, "auto", None),
         "half": (bool, False, None),
-        "threads": (int, 1, None),
+        "threads": ((int, str), "auto", None),     # auto: measured at engine load (engines/threads.py)
         "max_batch": (int, 1, None),
         "batch_wait_ms": (ANY_NUMBER, 2.0, None),
         "preprocess_on": (str, "auto", ("auto", "cpu", "gpu")),   # gpu: letterbox in the inference stage on CUDA
@@ -159,10 +159,13 @@ def _check_value(origin: str, section: str, key: str, value: Any) -> None:
 
 def _check_semantics(origin: str, cfg: dict) -> None:
     positive = [("source", "width"), ("source", "height"), ("source", "fps"), ("source", "streams"),
-                ("engine", "threads"), ("engine", "max_batch"), ("transport", "hwm"), ("transport", "slots")]
+                ("engine", "max_batch"), ("transport", "hwm"), ("transport", "slots")]
     for section, key in positive:
         if cfg[section][key] <= 0:
             raise ConfigError(f"{origin}: {section}.{key}: expected a positive number, got {cfg[section][key]!r}")
+    threads = cfg["engine"]["threads"]
+    if threads != "auto" and (not isinstance(threads, int) or threads <= 0):
+        raise ConfigError(f"{origin}: engine.threads: expected a positive integer or 'auto', got {threads!r}")
     for key in ("conf_threshold", "iou_threshold"):
         if not 0 <= cfg["model"][key] <= 1:
             raise ConfigError(f"{origin}: model.{key}: expected a number in [0, 1], got {cfg['model'][key]!r}")

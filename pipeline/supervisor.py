@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from pipeline.shm import remove_orphan_segments, remove_run_segments
-from pipeline.sources.factory import is_live
+from pipeline.sources.factory import is_live_source
 from pipeline.stage import StageSpec
 from pipeline.stages.gpu_preprocess import gpu_preprocess_wanted
 from pipeline.worker import EXIT_USER_ERROR, stage_main
@@ -49,8 +49,7 @@ def hop_policy(cfg: dict) -> str:
     policy = cfg["transport"]["policy"]
     if policy != "auto":
         return policy
-    live = cfg["source"]["live"]
-    return "latest" if (live if live is not None else is_live(cfg["source"]["uri"])) else "wait"
+    return "latest" if is_live_source(cfg["source"]) else "wait"
 
 
 def stage_endpoints(cfg: dict, run_dir: Path) -> dict[str, str]:

@@ -54,7 +54,10 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
     _die_with_parent()
     logging.basicConfig(level=log_level, stream=sys.stderr,
                         format=f"%(asctime)s {spec.name} %(levelname)s %(message)s")
-    os.environ.setdefault("OMP_NUM_THREADS", str(spec.config["engine"]["threads"]))
+    from engines.threads import limit_opencv_threads, stage_thread_env
+    for name, value in stage_thread_env(spec.kind, spec.config["engine"]["threads"]).items():
+        os.environ.setdefault(name, value)      # before torch / OpenCV start their pools
+    limit_opencv_threads(spec.kind)
     module, _, cls_name = STAGE_CLASSES[spec.kind].partition(":")
     stage = getattr(importlib.import_module(module), cls_name)(spec)
     install_stop_handlers(stage)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from pipeline import config
+from pipeline.bench.jsonout import dumps_result, write_result
 from pipeline.bench.machine import machine_info
 from pipeline.bench.pipeline_bench import bench_config, run_pipeline_once
 
@@ -71,10 +72,10 @@ def overload_report(summary: dict, result: dict) -> dict:
     quarter = max(1, len(points) // 4)
     first = float(np.percentile([p[1] for p in points[:quarter]], 99))
     last = float(np.percentile([p[1] for p in points[-quarter:]], 99))
-    inference = result["stages"].get("inference", {}).get("p50_ms", float("nan"))
+    inference = result["stages"].get("inference", {}).get("p50_ms")
     return {"p99_first_quarter_ms": round(first, 2), "p99_last_quarter_ms": round(last, 2),
             "last_over_first": round(last / first, 3), "inference_p50_ms": inference,
-            "p99_last_over_inference": round(last / inference, 2),
+            "p99_last_over_inference": round(last / inference, 2) if inference else None,
             "bounded": bool(last <= 1.5 * first)}
 
 
@@ -91,6 +92,9 @@ def print_table(result: dict) -> None:
 
 def bench(args) -> int:
     out = Path(args.out)
+    if args.peer:      # a bad peer interpreter fails here, before anything runs
+        from pipeline.bench.peer import check_peer_python
+        check_peer_python(args.peer_python)
     out.mkdir(parents=True, exist_ok=True)
     if args.suite == "transport":
         from pipeline.bench.transport_bench import bench_transport
@@ -101,6 +105,12 @@ def bench(args) -> int:
     elif args.suite == "engines":
         from pipeline.bench.engines_bench import bench_engines
         result = bench_engines(args)
+    elif args.peer:
+        from pipeline.bench.peer import bench_peer
+        result = bench_peer(args, _base_config(args))
+    elif args.suite == "default-run":
+        from pipeline.bench.default_run import bench_default_run
+        result = bench_default_run(args)
     elif args.suite == "maskrcnn":
         from pipeline.bench.maskrcnn_bench import bench_maskrcnn
         result = bench_maskrcnn(args, _base_config(args))
@@ -112,8 +122,11 @@ def bench(args) -> int:
         from pipeline.bench.plot import plot_bench
         plot_bench(result, out / "bench.png")
         print_table(result)
-    (out / "bench.json").write_text(json.dumps(result, indent=1))
-    if args.suite != "pipeline" or args.scaling:
-        print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1))
+    write_result(out / "bench.json", result)
+    if args.peer and "results" in result["peer"]:
+        from pipeline.bench.plot import plot_peer
+        plot_peer(result["peer"], out / "bench.png")
+    if args.suite != "pipeline" or args.scaling or args.peer:
+        print(dumps_result({k: v for k, v in result.items() if k != "machine"}))
     print(f"results: {out / 'bench.json'}", file=sys.stderr)
     return 0

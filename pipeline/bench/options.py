@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from engines.threads import threads_option
+
 
 def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML config (default: the embedded default)")
@@ -13,7 +15,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default=None, choices=["auto", "torch", "onnxruntime", "tensorrt"])
     p.add_argument("--device", default=None)
     p.add_argument("--half", action="store_true", default=None)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=threads_option, default=None,
+                   help="inference threads: N or auto (default: the config's, auto)")
     p.add_argument("--frames", type=int, default=600, help="timed frames per stream")
     p.add_argument("--warmup", type=int, default=60, help="frames per stream excluded from the statistics")
     p.add_argument("--repeat", type=int, default=1, help="repeat R times and report medians")
@@ -24,7 +27,14 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--live-rate", type=float, default=None,
                    help="overload mode: the source produces FPS frames per second, newest frame wins")
     p.add_argument("--scaling", action="store_true", help="K = 1, 2, 4, 8 streams, with and without batching")
-    p.add_argument("--suite", default="pipeline", choices=["pipeline", "transport", "ops", "engines", "maskrcnn"],
+    p.add_argument("--suite", default="pipeline",
+                   choices=["pipeline", "transport", "ops", "engines", "maskrcnn", "default-run"],
                    help="pipeline (default), transport (one hop: shm vs raw ZeroMQ), ops (decode+NMS), "
-                        "engines (bare FPS), maskrcnn (R50-FPN latency, side-branch cost)")
+                        "engines (bare FPS, threads x spinning), maskrcnn (R50-FPN latency, side-branch cost), "
+                        "default-run (the embedded default's latency from published messages, start-up time)")
+    p.add_argument("--peer", choices=["ultralytics"],
+                   help="compare with Ultralytics' predictor on the same ONNX file and video (needs --peer-python)")
+    p.add_argument("--peer-python", help="interpreter with ultralytics installed (never imported by streamdet)")
+    p.add_argument("--peer-model", action="append",
+                   help="Ultralytics ONNX export (repeat for several sizes; default: the cached yolov8n-320/640)")
     p.add_argument("--out", default="benchmarks/results/latest", help="folder for bench.json and bench.png")
