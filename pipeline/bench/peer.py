@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -74,7 +75,8 @@ def make_video(frames: int, seed: int = 0, width: int = 640, height: int = 480, 
 def run_peer(python: str, model: Path, video: Path, imgsz: int, warmup: int) -> dict:
     cmd = [python, str(PEER_SCRIPT), "--model", str(model), "--source", str(video), "--imgsz", str(imgsz),
            "--warmup", str(warmup)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    env = dict(os.environ, YOLO_OFFLINE="1")       # no update checks or downloads while measuring
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env=env)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"peer failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
