@@ -22,7 +22,7 @@ from pipeline.shm import remove_orphan_segments, remove_run_segments
 from pipeline.sources.factory import is_live_source
 from pipeline.stage import StageSpec
 from pipeline.stages.gpu_preprocess import gpu_preprocess_wanted
-from pipeline.worker import EXIT_USER_ERROR, stage_main
+from pipeline.worker import EXIT_USER_ERROR, GO_FILE, stage_main
 
 log = logging.getLogger("streamdet.supervisor")
 CHAIN = ("preprocess", "inference", "postprocess", "sink")
@@ -116,10 +116,11 @@ class Supervisor:
             downstream = [n for n in self.specs if self.specs[n].kind != "capture"]
             for name in reversed(downstream):            # sink first: downstream sockets bind first
                 self._spawn(name)
+            for name in self.specs:                      # captures start now too (in parallel), but
+                if name not in downstream:               # read frames only after the go file below
+                    self._spawn(name)
             if self._wait_ready(downstream, timeout_s):  # frames flow only once models are loaded
-                for name in self.specs:
-                    if name not in downstream:
-                        self._spawn(name)
+                (self.run_dir / GO_FILE).touch()
                 self._watch(timeout_s)
         finally:
             self.shutdown()

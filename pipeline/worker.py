@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import zmq
@@ -72,6 +73,8 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
         Path(run_dir, f"{spec.name}.error").write_text(f"{spec.name}: {exc}")
         _close_quietly(stage, locals().get("io"), ctx)
         raise SystemExit(EXIT_USER_ERROR)
+    if spec.kind == "capture":     # started with the others; frames flow once the models are loaded
+        wait_for_go(Path(run_dir), stage)
     try:
         stage.run()
     finally:
@@ -80,6 +83,15 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
         finally:
             io.close(flush=not stage.stopping)
             ctx.term()
+
+
+GO_FILE = "go"
+
+
+def wait_for_go(run_dir: Path, stage) -> None:
+    """Block until the supervisor says every downstream stage is ready (or the stage is stopped)."""
+    while not stage.stopping and not (run_dir / GO_FILE).exists():
+        time.sleep(0.01)
 
 
 def _close_quietly(stage, io: StageIO | None, ctx: zmq.Context) -> None:
