@@ -25,10 +25,10 @@ SLUG=$($PY -c "from pipeline.bench.machine import machine_info, machine_slug; pr
 DAY=$(date -u +%F)
 if [ "$QUICK" = 1 ]; then
   OUT=${OUT:-benchmarks/results/quick-$SLUG-$DAY}
-  FRAMES=60 WARMUP=20 REPEAT=1 DEFAULT_FRAMES=90 TRAIN=(--epochs 0)
+  FRAMES=60 WARMUP=20 REPEAT=1 DEFAULT_FRAMES=90 TRAIN=(--epochs 0) SWEEP=()
 else
   OUT=${OUT:-benchmarks/results/$SLUG-$DAY}
-  FRAMES=600 WARMUP=60 REPEAT=3 DEFAULT_FRAMES=300 TRAIN=(--minutes 8)
+  FRAMES=600 WARMUP=60 REPEAT=3 DEFAULT_FRAMES=300 TRAIN=(--minutes 8) SWEEP=(--sweep-pipeline)
 fi
 mkdir -p "$OUT"
 bench() { local name=$1; shift; echo "== $name" >&2; $PY run_pipeline.py bench --out "$OUT/$name" "$@"; }
@@ -44,7 +44,7 @@ if [ -n "$PEER_PYTHON" ]; then
     YOLO_OFFLINE=1 "$PEER_PYTHON" benchmarks/peer/train_export.py "$DATA" "$MODELS" "${TRAIN[@]}"
   fi
   bench peer --peer ultralytics --peer-python "$PEER_PYTHON" --frames "$FRAMES" --warmup "$WARMUP" \
-    --repeat "$REPEAT" --peer-model "$MODELS/yolov8n-320.onnx" --peer-model "$MODELS/yolov8n-640.onnx"
+    --repeat "$REPEAT" "${SWEEP[@]}" --peer-model "$MODELS/yolov8n-320.onnx" --peer-model "$MODELS/yolov8n-640.onnx"
 else
   bench peer --peer ultralytics
 fi

@@ -44,6 +44,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "device": (str, "auto", None),
         "half": (bool, False, None),
         "threads": ((int, str), "auto", None),     # auto: measured at engine load (engines/threads.py)
+        "spinning": ((bool, type(None)), None, None),  # onnxruntime: null = measured with threads auto, else off
         "max_batch": (int, 1, None),
         "batch_wait_ms": (ANY_NUMBER, 2.0, None),
         "preprocess_on": (str, "auto", ("auto", "cpu", "gpu")),   # gpu: letterbox in the inference stage on CUDA

@@ -208,6 +208,8 @@ BAD_INPUT = [
     ("centernet weights for yolo", _centernet_weights_for_yolo, True),
     ("tensorrt not installed", lambda tmp: (["run", "--engine", "tensorrt"], ["TensorRT"]), True),
     ("publish endpoint in use", _endpoint_in_use, True),
+    ("zero threads", lambda tmp: (["run", "--threads", "0"], ["engine.threads", "positive integer or 'auto'"]), False),
+    ("negative threads", lambda tmp: (["run", "--threads=-2"], ["engine.threads", "-2"]), False),
 ]
 
 

@@ -22,6 +22,8 @@ from pipeline.sources.factory import make_source
 
 def _detector_and_engine(cfg: dict, **options):
     model, eng = cfg["model"], cfg["engine"]
+    if "spin" not in options and eng.get("spinning") is not None:
+        options["spin"] = eng["spinning"]
     detector = make_detector(model["name"], model["weights"], model["size"])
     engine = make_engine(eng["name"], detector, device=eng["device"], half=eng["half"],
                          max_batch=eng["max_batch"], threads=eng["threads"], **options)

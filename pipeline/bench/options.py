@@ -17,6 +17,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--half", action="store_true", default=None)
     p.add_argument("--threads", type=threads_option, default=None,
                    help="inference threads: N or auto (default: the config's, auto)")
+    p.add_argument("--spinning", choices=["on", "off"], default=None,
+                   help="ONNX Runtime spinning (default: measured with threads auto, else off)")
     p.add_argument("--frames", type=int, default=600, help="timed frames per stream")
     p.add_argument("--warmup", type=int, default=60, help="frames per stream excluded from the statistics")
     p.add_argument("--repeat", type=int, default=1, help="repeat R times and report medians")
@@ -35,6 +37,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--peer", choices=["ultralytics"],
                    help="compare with Ultralytics' predictor on the same ONNX file and video (needs --peer-python)")
     p.add_argument("--peer-python", help="interpreter with ultralytics installed (never imported by streamdet)")
+    p.add_argument("--sweep-pipeline", action="store_true",
+                   help="with --peer: also run our pipeline at every threads x spinning setting")
     p.add_argument("--peer-model", action="append",
                    help="Ultralytics ONNX export (repeat for several sizes; default: the cached yolov8n-320/640)")
     p.add_argument("--out", default="benchmarks/results/latest", help="folder for bench.json and bench.png")

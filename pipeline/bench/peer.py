@@ -90,6 +90,18 @@ def ours_config(base: dict, model: Path, video: Path, frames: int, warmup: int, 
     return bench_config(cfg, frames=frames, warmup=warmup, slots=slots)
 
 
+def ours_sweep(cfg: dict, warmup: int, imgsz: int) -> list[dict]:
+    """Our pipeline at every explicit threads x spinning: is what 'auto' picked also best with neighbours?"""
+    from engines.threads import usable_cores
+    rows = []
+    for threads in range(1, usable_cores() + 1):
+        for spinning in (False, True):
+            one = config.override(cfg, {"engine.threads": threads, "engine.spinning": spinning}, "bench sweep")
+            summary = run_pipeline_once(one, warmup, label=f"ours {imgsz} threads {threads} spin {spinning}")
+            rows.append({"threads": threads, "spinning": spinning, "fps": summary["fps"]})
+    return rows
+
+
 def compare_one(args, base: dict, model: Path, video: Path) -> dict:
     from pipeline.bench.engines_bench import bare_sweep
     from engines.detectors.ultralytics_onnx import UltralyticsOnnxDetector
@@ -101,11 +113,12 @@ def compare_one(args, base: dict, model: Path, video: Path) -> dict:
         ours = run_pipeline_once(cfg, args.warmup, label=f"ours {imgsz} {r + 1}/{args.repeat}")
         sweep = bare_sweep(cfg, args.frames)
         best_bare = max(row["fps"] for row in sweep)
+        pipeline_sweep = ours_sweep(cfg, args.warmup, imgsz) if args.sweep_pipeline else []
         rounds.append({"peer_fps": peer["fps"], "ours_fps": ours["fps"], "peer": peer,
                        "ours_over_peer": round(ours["fps"] / peer["fps"], 3),
                        "best_bare_fps": best_bare, "ours_over_best_bare": round(ours["fps"] / best_bare, 3),
                        "bare_sweep": sweep, "ours_stages": ours["stages"], "ours_end_to_end": ours["end_to_end"],
-                       "ours_engine": ours.get("engine")})
+                       "ours_engine": ours.get("engine"), "pipeline_sweep": pipeline_sweep})
         print(f"{imgsz}: ours {ours['fps']:.1f} FPS, peer {peer['fps']:.1f} FPS, "
               f"ours/peer {rounds[-1]['ours_over_peer']:.2f}, ours/best bare {rounds[-1]['ours_over_best_bare']:.2f}",
               file=sys.stderr)

@@ -26,6 +26,8 @@ class InferenceStage(Stage):
         self.max_batch = eng["max_batch"]
         self.batch_wait_s = eng["batch_wait_ms"] / 1e3
         options = {k: eng[k] for k in ("compile", "cuda_graph", "tensorrt_ep") if eng[k]}
+        if eng.get("spinning") is not None:
+            options["spin"] = eng["spinning"]
         self.engine = make_engine(eng["name"], self.detector, device=eng["device"], half=eng["half"],
                                   max_batch=eng["max_batch"], threads=eng["threads"], **options)
         self.frames_in = FramePreprocessor(self.detector.spec, self.engine.meta.device)

@@ -74,3 +74,10 @@ def test_latency_report_checks_the_targets():
     assert report["meets"] == {"p50": True, "p99": False, "startup": True}   # p99 30.99 > 2.5 x 10
     slow = latency_report(totals=[16.0] * 100, inference=[10.0] * 100, startup_s=3.5, frames=100)
     assert slow["meets"] == {"p50": False, "p99": True, "startup": False}
+
+
+@pytest.mark.parametrize("threads", ["0", "-3", "many"])
+def test_cli_bench_bad_threads_is_one_line_and_exit_2(tmp_path, threads):
+    done = _bench(f"--threads={threads}", "--frames", "5", tmp_path=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "engine.threads" in done.stderr
