@@ -7,7 +7,9 @@
 # suites (maskrcnn, scaling) left out, results in benchmarks/results/quick-<machine>-<date>/ (a
 # check that everything runs, not numbers to publish). Without --peer-python the peer comparison
 # is skipped. The peer's YOLOv8n exports are made once (a few minutes of training on the synthetic
-# camera; --quick exports the untrained model) into ~/.cache/streamdet/peer/models/.
+# camera; --quick exports the untrained model) into ~/.cache/streamdet/peer/models/. Peer environment:
+#   python3 -m venv /work/peer-venv && /work/peer-venv/bin/pip install ultralytics-opencv-headless==8.4.190 \
+#     "onnxruntime==$(grep -oP '^onnxruntime==\K.*' .ci/constraints.txt)"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}

@@ -46,10 +46,11 @@ def main() -> int:
     if timed <= 0:
         print(json.dumps({"error": f"the video has {count} frames, fewer than warm-up {args.warmup} + 1"}))
         return 1
+    import onnxruntime
     speed = {key: round(statistics.median(s[key] for s in speeds), 3) for key in speeds[0]}
     print(json.dumps({"fps": round(timed / elapsed, 2), "frames": timed, "speed_ms": speed,
                       "boxes_per_frame": round(boxes / timed, 2), "imgsz": args.imgsz,
-                      "ultralytics": ultralytics.__version__}))
+                      "ultralytics": ultralytics.__version__, "onnxruntime": onnxruntime.__version__}))
     return 0
 
 
