@@ -35,7 +35,11 @@ main() {   # one function: bash parses it whole, so editing this file mid-run is
     FRAMES=600 WARMUP=60 REPEAT=3 DEFAULT_FRAMES=300 TRAIN=(--minutes 8) SWEEP=(--sweep-pipeline)
   fi
   mkdir -p "$OUT"
-  bench() { local name=$1; shift; echo "== $name" >&2; $PY run_pipeline.py bench --out "$OUT/$name" "$@"; }
+  FAILED=()
+  bench() {    # one measurement; a failure is reported at the end, the others still run
+    local name=$1; shift; echo "== $name" >&2
+    $PY run_pipeline.py bench --out "$OUT/$name" "$@" || FAILED+=("$name")
+  }
 
   # 1. the embedded default as a user runs it: latency from published messages, start-up time
   bench default-run --suite default-run --frames "$DEFAULT_FRAMES" --repeat "$REPEAT"
@@ -55,7 +59,8 @@ main() {   # one function: bash parses it whole, so editing this file mid-run is
 
   # 3. the pipeline (no drops, as fast as it goes) vs bare engine and sequential loop; overload
   bench pipeline --frames "$FRAMES" --warmup "$WARMUP" --repeat "$REPEAT"
-  bench overload --frames "$FRAMES" --warmup "$WARMUP" --live-rate 200
+  # overload: 200 FPS offered, newest frame wins; enough offered frames that some survive the warm-up
+  bench overload --frames "$((FRAMES > 300 ? FRAMES : 300))" --warmup "$((WARMUP > 30 ? WARMUP : 30))" --live-rate 200
   bench transport --suite transport --repeat "$REPEAT"
   bench ops --suite ops
 
@@ -68,6 +73,10 @@ main() {   # one function: bash parses it whole, so editing this file mid-run is
     bench scaling --scaling --frames "$FRAMES" --warmup "$WARMUP"
   fi
   echo "results in $OUT" >&2
+  if [ ${#FAILED[@]} -gt 0 ]; then
+    echo "failed: ${FAILED[*]}" >&2
+    return 1
+  fi
 }
 
 main "$@"
