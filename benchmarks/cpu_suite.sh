@@ -30,9 +30,11 @@ main() {   # one function: bash parses it whole, so editing this file mid-run is
   if [ "$QUICK" = 1 ]; then
     OUT=${OUT:-benchmarks/results/quick-$SLUG-$DAY}
     FRAMES=30 WARMUP=10 REPEAT=1 DEFAULT_FRAMES=60 TRAIN=(--epochs 0) SWEEP=()
+    OVERLOAD=(--frames 300 --warmup 10 --live-rate 100)
   else
     OUT=${OUT:-benchmarks/results/$SLUG-$DAY}
     FRAMES=600 WARMUP=60 REPEAT=3 DEFAULT_FRAMES=300 TRAIN=(--minutes 8) SWEEP=(--sweep-pipeline)
+    OVERLOAD=(--frames "$FRAMES" --warmup "$WARMUP" --live-rate 200)
   fi
   mkdir -p "$OUT"
   FAILED=()
@@ -59,8 +61,8 @@ main() {   # one function: bash parses it whole, so editing this file mid-run is
 
   # 3. the pipeline (no drops, as fast as it goes) vs bare engine and sequential loop; overload
   bench pipeline --frames "$FRAMES" --warmup "$WARMUP" --repeat "$REPEAT"
-  # overload: 200 FPS offered, newest frame wins; enough offered frames that some survive the warm-up
-  bench overload --frames "$((FRAMES > 300 ? FRAMES : 300))" --warmup "$((WARMUP > 30 ? WARMUP : 30))" --live-rate 200
+  # overload: 200 FPS offered (quick: 100 FPS for 3 s, so a few frames pass a loaded machine), newest wins
+  bench overload "${OVERLOAD[@]}"
   bench transport --suite transport --repeat "$REPEAT"
   bench ops --suite ops
 
