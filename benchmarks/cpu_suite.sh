@@ -37,6 +37,8 @@ main() {   # one function: bash parses it whole, so editing this file mid-run is
     OVERLOAD=(--frames "$FRAMES" --warmup "$WARMUP" --live-rate 200)
   fi
   mkdir -p "$OUT"
+  # thread choices cached on a busy machine must not decide a quiet measurement: calibrate afresh
+  rm -rf "${STREAMDET_CACHE:-$HOME/.cache/streamdet}/threads"
   FAILED=()
   bench() {    # one measurement; a failure is reported at the end, the others still run
     local name=$1; shift; echo "== $name" >&2

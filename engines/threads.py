@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import platform
+import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -83,11 +84,12 @@ def torch_candidates(cores: int | None = None) -> list[CpuBudget]:
 def calibrate(candidates: list[CpuBudget], make_runner: Callable[[CpuBudget], Callable[[], None]], *,
               rounds: int = 3, per_round: int = 2, warmup: int = 1,
               budget_s: float = 2.0) -> tuple[CpuBudget, dict[str, float]]:
-    """Time every candidate; -> (fastest, {label: best ms per call}).
+    """Time every candidate; -> (fastest, {label: median ms per call}).
 
-    The best (minimum) time per candidate, not the median: calibration runs while
-    the other stages load their models, and bursts of their start-up work would
-    otherwise decide the choice.
+    The median per candidate, over rounds that interleave the candidates: a
+    neighbour's load then weighs on every candidate alike, and a setting that is
+    only fast when the cores happen to be free (all threads, spinning) loses to
+    one that stays fast while other stages run, as they will in the pipeline.
 
     ``make_runner(candidate)`` returns a function that runs one inference with
     that setting. Rounds go over all candidates in turn; once ``budget_s`` is
@@ -111,7 +113,7 @@ def calibrate(candidates: list[CpuBudget], make_runner: Callable[[CpuBudget], Ca
                 times[cand].append((time.perf_counter() - t0) * 1e3)
         if time.perf_counter() - start > budget_s:
             break
-    fastest = {cand: min(values) for cand, values in times.items()}
+    fastest = {cand: statistics.median(values) for cand, values in times.items()}
     best = min(candidates, key=lambda cand: (fastest[cand], cand.intra_op, cand.spinning))
     return best, {cand.label(): round(ms, 3) for cand, ms in fastest.items()}
 
