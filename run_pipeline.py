@@ -11,6 +11,8 @@ import json
 import logging
 import sys
 
+from engines.threads import threads_option
+
 EXIT_USER_ERROR = 2
 
 
@@ -28,7 +30,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="auto, cpu or cuda:N")
     p.add_argument("--half", action="store_true", default=None, help="fp16 on GPU")
     p.add_argument("--max-batch", type=int, help="batch frames across streams up to N")
-    p.add_argument("--threads", type=int, help="inference threads on CPU (default 1: leaves a core to the other stages)")
+    p.add_argument("--threads", type=threads_option,
+                   help="inference threads on CPU: N, or auto (default: measured at load, cached)")
+    p.add_argument("--spinning", choices=["on", "off"],
+                   help="ONNX Runtime intra-op spinning (default: measured with --threads auto, else off)")
     p.add_argument("--publish", help="ZeroMQ PUB endpoint (default tcp://127.0.0.1:5556)")
     p.add_argument("--encoding", choices=["json", "msgpack"], help="published payload encoding")
     p.add_argument("--max-frames", type=int, help="stop after N frames per stream")
@@ -89,6 +94,7 @@ def run_config(args: argparse.Namespace) -> dict:
         "engine.model": args.triton_model,
         "engine.device": args.device, "engine.half": args.half,
         "engine.max_batch": args.max_batch, "engine.threads": args.threads,
+        "engine.spinning": None if args.spinning is None else args.spinning == "on",
         "transport.policy": args.policy, "publish.endpoint": args.publish,
         "publish.encoding": args.encoding, "sinks.video": args.save_video, "sinks.jsonl": args.jsonl,
         "sinks.status": False if args.no_status else None, "security.curve": args.curve,

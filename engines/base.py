@@ -47,6 +47,7 @@ class EngineMeta:
     output_names: tuple[str, ...]
     providers: tuple[str, ...] = ()    # ONNX Runtime execution providers, in priority order
     notes: list[str] = field(default_factory=list)  # choices made at load, for the start log
+    cpu_budget: dict = field(default_factory=dict)  # CPU threads chosen (engines/threads.py), for bench/logs
 
     def describe(self) -> str:
         c, h, w = self.input_shape
@@ -83,16 +84,19 @@ class Engine:
     name = "engine"
 
     def __init__(self, detector, *, device: str = "auto", half: bool = False,
-                 max_batch: int = 1, threads: int = 1) -> None:
+                 max_batch: int = 1, threads: int | str = 1) -> None:
+        from engines.threads import ThreadsError, check_threads
         if int(max_batch) < 1:
             raise ValueError(f"{self.name} engine: max_batch must be >= 1, got {max_batch}")
-        if int(threads) < 1:
-            raise ValueError(f"{self.name} engine: threads must be >= 1, got {threads}")
+        try:
+            threads = check_threads(threads)
+        except ThreadsError as exc:
+            raise ValueError(f"{self.name} engine: {exc}") from None
         self.detector = detector
         self.device = normalise_device(device)
         self.half = bool(half)
         self.max_batch = int(max_batch)
-        self.threads = int(threads)
+        self.threads = threads                # a positive int or 'auto'
         self._meta: EngineMeta | None = None
 
     # -- lifecycle -----------------------------------------------------------------------

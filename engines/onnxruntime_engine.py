@@ -1,8 +1,9 @@
 """ONNX Runtime engine: CPU by default, CUDA / TensorRT execution providers with onnxruntime-gpu.
 
-On CPU the session is tuned for a process that shares two cores with other
-stages: ``threads`` intra-op threads, one inter-op thread, sequential
-execution, no busy-spinning, all graph optimisations. On CUDA, IO binding
+On CPU the session runs ``threads`` intra-op threads (``auto``: measured at
+load among 1 / all-but-one / all cores, spinning off and on, cached per model
+and machine: engines/threads.py), one inter-op thread, sequential execution,
+all graph optimisations and the memory arena. On CUDA, IO binding
 keeps device inputs and outputs on the GPU (preallocated torch buffers).
 The ONNX file is the detector's own (``onnx_path``) or an export of its torch
 module from the cache (engines/cache.py).
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from engines.base import Engine, EngineMeta, EngineUnavailable, cuda_index, to_device_array
+from engines.threads import AUTO, CpuBudget, choose_budget, file_digest, ort_candidates
 
 ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
              "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_,
@@ -30,13 +32,15 @@ class OnnxRuntimeEngine(Engine):
     name = "onnxruntime"
 
     def __init__(self, detector, *, device: str = "auto", half: bool = False, max_batch: int = 1,
-                 threads: int = 1, onnx_path: str | Path | None = None, tensorrt_ep: bool = False,
-                 io_binding: bool | None = None, spin: bool = False, cache_root: Path | None = None) -> None:
+                 threads: int | str = 1, onnx_path: str | Path | None = None, tensorrt_ep: bool = False,
+                 io_binding: bool | None = None, spin: bool | None = None, cache_root: Path | None = None) -> None:
         super().__init__(detector, device=device, half=half, max_batch=max_batch, threads=threads)
         self.onnx_path = Path(onnx_path) if onnx_path else None
         self.tensorrt_ep = bool(tensorrt_ep)
         self.io_binding = io_binding
-        self.spin = bool(spin)
+        self.spin = spin                 # None: off with explicit threads, measured with 'auto'
+        self.budget: CpuBudget | None = None
+        self.budget_info: dict = {}
         self.cache_root = cache_root
         self.session = None
         self._stream = None
@@ -53,8 +57,12 @@ class OnnxRuntimeEngine(Engine):
             notes.append("half ignored on CPU")
         path = self._model_file(half, notes)
         providers = self._providers(device, available)
-        self.session = ort.InferenceSession(str(path), self._session_options(ort), providers=providers)
+        self.budget = self._choose_budget(ort, path, providers, device)
+        notes.append(f"CPU: {self.budget.label()} ({self.budget_info['source']})")
+        self.session = ort.InferenceSession(str(path), self._session_options(ort, self.budget),
+                                            providers=providers)
         self._meta = self._describe_session(device, notes)
+        self._meta.cpu_budget = dict(self.budget_info)
         if self.io_binding is None:
             self.io_binding = device != "cpu"
         return self
@@ -86,13 +94,39 @@ class OnnxRuntimeEngine(Engine):
         notes.append(f"model {path} (exported)")
         return path
 
-    def _session_options(self, ort):
+    def _choose_budget(self, ort, path: Path, providers: list, device: str) -> CpuBudget:
+        """Explicit threads as given; 'auto' on CPU measured (or read from the cache)."""
+        if self.threads != AUTO or device != "cpu":
+            count = 1 if self.threads == AUTO else self.threads
+            budget = CpuBudget(count, bool(self.spin))
+            self.budget_info = {"threads": self.threads, "source": "config", "intra_op": count,
+                                "spinning": budget.spinning, "inter_op": 1}
+            return budget
+        spec = self.detector.spec
+        shape = (1, 3, spec.height, spec.width)
+        candidates = ort_candidates()
+        if self.spin is not None:       # spinning given explicitly: only the thread count is measured
+            candidates = [c for c in candidates if c.spinning == bool(self.spin)]
+
+        def make_runner(budget: CpuBudget):
+            session = ort.InferenceSession(str(path), self._session_options(ort, budget), providers=providers)
+            model_input = session.get_inputs()[0]
+            dtype = np.float16 if model_input.type == "tensor(float16)" else np.float32
+            feed = {model_input.name: np.random.default_rng(0).random(shape).astype(dtype)}
+            return lambda: session.run(None, feed)
+        extra = (shape, _ort_version(ort), self.spin)
+        budget, self.budget_info = choose_budget(self.name, file_digest(path), extra, candidates, make_runner)
+        return budget
+
+    def _session_options(self, ort, budget: CpuBudget):
         options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
+        options.intra_op_num_threads = budget.intra_op
+        options.inter_op_num_threads = budget.inter_op
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        spin = "1" if self.spin else "0"
+        options.enable_cpu_mem_arena = True
+        options.enable_mem_pattern = True
+        spin = "1" if budget.spinning else "0"
         options.add_session_config_entry("session.intra_op.allow_spinning", spin)
         options.add_session_config_entry("session.inter_op.allow_spinning", spin)
         return options
@@ -206,6 +240,10 @@ class OnnxRuntimeEngine(Engine):
             if name not in outputs:
                 outputs[name] = torch.as_tensor(value.numpy(), device=x.device)
         return {name: outputs[name] for name in self.meta.output_names}
+
+
+def _ort_version(ort) -> str:
+    return getattr(ort, "__version__", "?")
 
 
 def _torch_sees_gpu() -> bool:

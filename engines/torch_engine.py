@@ -1,6 +1,8 @@
 """PyTorch engine: runs the detector's torch module eagerly, optionally compiled or graph-replayed.
 
-On CPU it uses ``threads`` intra-op threads (the pipeline shares few cores).
+On CPU it uses ``threads`` intra-op threads (``auto``: the fastest of 1 /
+all-but-one / all cores, timed at load and cached: engines/threads.py) and one
+inter-op thread.
 On CUDA it can run in fp16 (``half``), under ``torch.compile`` (``compile``),
 and replay a captured CUDA graph per input shape (``cuda_graph``), which
 removes the per-layer launch cost for the fixed shapes a video pipeline sees.
@@ -12,26 +14,25 @@ from typing import Any
 import numpy as np
 
 from engines.base import Engine, EngineMeta, EngineUnavailable, to_device_array
+from engines.threads import AUTO, CpuBudget, choose_budget, file_digest, torch_candidates
 
 
 class TorchEngine(Engine):
     name = "torch"
 
     def __init__(self, detector, *, device: str = "auto", half: bool = False, max_batch: int = 1,
-                 threads: int = 1, compile: bool | str = False, cuda_graph: bool = False) -> None:
+                 threads: int | str = 1, compile: bool | str = False, cuda_graph: bool = False) -> None:
         super().__init__(detector, device=device, half=half, max_batch=max_batch, threads=threads)
         self.compile = compile
         self.cuda_graph = bool(cuda_graph)
         self.module = None
         self._dtype = None
         self._graphs: dict[tuple, tuple] = {}
+        self.budget_info: dict = {}
 
     def load(self) -> "TorchEngine":
         import torch
         device, notes = self._resolve_device(torch), []
-        if device == "cpu":
-            torch.set_num_threads(self.threads)
-            notes.append(f"{self.threads} CPU thread(s)")
         try:
             module = self.detector.build_module()
         except NotImplementedError as exc:
@@ -41,13 +42,39 @@ class TorchEngine(Engine):
             notes.append("half ignored on CPU (fp16 is slow there)")
         self._dtype = torch.float16 if half else torch.float32
         module = module.eval().to(device=device, dtype=self._dtype)
+        if device == "cpu":
+            budget = self._cpu_budget(torch, module)
+            torch.set_num_threads(budget.intra_op)
+            notes.append(f"{budget.intra_op} CPU thread(s) ({self.budget_info['source']})")
         self.module = self._maybe_compile(torch, module, device, notes)
         spec = self.detector.spec
         self._meta = EngineMeta(
             name=self.name, device=device, input_name="images", input_shape=(3, spec.height, spec.width),
             dtype="float16" if half else "float32", max_batch=self.max_batch, dynamic_batch=True,
-            output_names=tuple(self.detector.output_names), notes=notes)
+            output_names=tuple(self.detector.output_names), notes=notes, cpu_budget=dict(self.budget_info))
         return self
+
+    def _cpu_budget(self, torch, module) -> CpuBudget:
+        """Explicit threads as given; 'auto' timed on the eager module (or read from the cache)."""
+        _one_interop_thread(torch)
+        if self.threads != AUTO:
+            self.budget_info = {"threads": self.threads, "source": "config", "intra_op": self.threads,
+                                "spinning": False, "inter_op": torch.get_num_interop_threads()}
+            return CpuBudget(self.threads)
+        spec = self.detector.spec
+        x = torch.zeros((1, 3, spec.height, spec.width), dtype=self._dtype)
+
+        def make_runner(budget: CpuBudget):
+            def run() -> None:
+                torch.set_num_threads(budget.intra_op)
+                with torch.inference_mode():
+                    module(x)
+            return run
+        weights = self.detector.weights_path
+        model_id = file_digest(weights) if weights and weights.is_file() else "untrained"
+        extra = (self.detector.name, spec.width, spec.height, torch.__version__)
+        budget, self.budget_info = choose_budget(self.name, model_id, extra, torch_candidates(), make_runner)
+        return budget
 
     def _resolve_device(self, torch) -> str:
         if self.device == "auto":
@@ -139,3 +166,11 @@ class TorchEngine(Engine):
         # graph outputs are static buffers overwritten by the next replay: hand out copies
         return {name: to_device_array(value.clone() if self.cuda_graph else value, array_type)
                 for name, value in outputs.items()}
+
+
+def _one_interop_thread(torch) -> None:
+    """One inter-op thread (settable once per process, before any parallel work)."""
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass

@@ -77,11 +77,14 @@ def _check_value(origin: str, section: str, key: str, value: Any) -> None:
 
 def _check_semantics(origin: str, cfg: dict) -> None:
     positive = [("source", "width"), ("source", "height"), ("source", "fps"), ("source", "streams"),
-                ("engine", "threads"), ("engine", "max_batch"), ("transport", "hwm"), ("transport", "slots"),
+                ("engine", "max_batch"), ("transport", "hwm"), ("transport", "slots"),
                 ("source", "frame_step")]
     for section, key in positive:
         if cfg[section][key] <= 0:
             raise ConfigError(f"{origin}: {section}.{key}: expected a positive number, got {cfg[section][key]!r}")
+    threads = cfg["engine"]["threads"]
+    if threads != "auto" and (not isinstance(threads, int) or threads <= 0):
+        raise ConfigError(f"{origin}: engine.threads: expected a positive integer or 'auto', got {threads!r}")
     for key in ("conf_threshold", "iou_threshold"):
         if not 0 <= cfg["model"][key] <= 1:
             raise ConfigError(f"{origin}: model.{key}: expected a number in [0, 1], got {cfg['model'][key]!r}")

@@ -19,8 +19,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "fps": (ANY_NUMBER, 30.0, None),
         "seed": (int, 0, None),
         "streams": (int, 1, None),                   # synthetic: K streams (seeds seed..seed+K-1)
-        "realtime": (bool, False, None),             # pace files/synthetic to fps
-        "live": ((bool, type(None)), None, None),    # None: webcam/network are live, others not
+        "realtime": ((bool, type(None)), None, None),  # pace to fps; None: synthetic paced, files/folders not
+        "live": ((bool, type(None)), None, None),    # None: webcam/network/paced synthetic live, others not
         "max_frames": (OPT_INT, None, None),
         "loop": (bool, False, None),
         "stall_timeout_s": (ANY_NUMBER, 5.0, None),
@@ -39,7 +39,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "name": (str, "auto", ("auto", "torch", "onnxruntime", "tensorrt", "triton")),
         "device": (str, "auto", None),
         "half": (bool, False, None),
-        "threads": (int, 1, None),
+        "threads": ((int, str), "auto", None),     # auto: measured at engine load (engines/threads.py)
+        "spinning": ((bool, type(None)), None, None),  # onnxruntime: null = measured with threads auto, else off
         "max_batch": (int, 1, None),
         "batch_wait_ms": (ANY_NUMBER, 2.0, None),
         "preprocess_on": (str, "auto", ("auto", "cpu", "gpu")),   # gpu: letterbox in the inference stage on CUDA

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipeline.model_card import resolve_card
 from pipeline.source_list import stream_sources
-from pipeline.sources.factory import is_live
+from pipeline.sources.factory import is_live_source
 from pipeline.stage import StageSpec
 from pipeline.stages.gpu_preprocess import gpu_preprocess_wanted
 from pipeline.telemetry import control_endpoint, telemetry_endpoint
@@ -27,8 +27,7 @@ def stream_policy(cfg: dict, entry: dict) -> str:
     policy = cfg["transport"]["policy"]
     if policy != "auto":
         return policy
-    live = entry["live"]
-    return "latest" if (live if live is not None else is_live(entry["uri"])) else "wait"
+    return "latest" if is_live_source(entry) else "wait"
 
 
 def hop_policy(cfg: dict) -> str:

@@ -23,7 +23,7 @@ from pipeline.reaper import reap_resource_tracker
 from pipeline.run_plan import build_specs, model_cards, runs_here
 from pipeline.shm import remove_orphan_segments, remove_run_segments
 from pipeline.source_list import stream_sources
-from pipeline.worker import EXIT_USER_ERROR, stage_main
+from pipeline.worker import EXIT_USER_ERROR, GO_FILE, stage_main
 
 log = logging.getLogger("streamdet.supervisor")
 def remove_orphan_run_dirs() -> None:
@@ -108,10 +108,11 @@ class Supervisor:
             downstream = self.downstream_names()
             for name in reversed(downstream):            # sink first: downstream sockets bind first
                 self._spawn(name)
+            for name in self.specs:                      # captures start now too (in parallel), but
+                if name not in downstream:               # read frames only after the go file below
+                    self._spawn(name)
             if self._wait_ready(downstream, timeout_s):  # frames flow only once models are loaded
-                for name in self.specs:
-                    if name not in downstream:
-                        self._spawn(name)
+                (self.run_dir / GO_FILE).touch()
                 self._watch(timeout_s)
         finally:
             self.shutdown()

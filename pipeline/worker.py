@@ -7,10 +7,12 @@ restarted), anything else a crash (restarted).
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import zmq
@@ -48,7 +50,10 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
     _die_with_parent()
     logging.basicConfig(level=log_level, stream=sys.stderr,
                         format=f"%(asctime)s {spec.name} %(levelname)s %(message)s")
-    os.environ.setdefault("OMP_NUM_THREADS", str(spec.config["engine"]["threads"]))
+    from engines.threads import limit_opencv_threads, stage_thread_env
+    for name, value in stage_thread_env(spec.kind, spec.config["engine"]["threads"]).items():
+        os.environ.setdefault(name, value)      # before torch / OpenCV start their pools
+    limit_opencv_threads(spec.kind)
     ctx = zmq.Context()
     stage = None
     try:
@@ -60,11 +65,14 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
             from pipeline.telemetry import ControlListener
             stage.control = ControlListener(ctx, spec.options["control"])
         stage.setup(io)
+        gc.freeze()    # the model and libraries loaded in setup: no GC pass walks them per frame or at exit
         Path(run_dir, f"{spec.name}.ready").touch()
     except user_errors() as exc:
         Path(run_dir, f"{spec.name}.error").write_text(f"{spec.name}: {exc}")
         _close_quietly(stage, locals().get("io"), ctx)
         raise SystemExit(EXIT_USER_ERROR)
+    if spec.kind == "capture":     # started with the others; frames flow once the models are loaded
+        wait_for_go(Path(run_dir), stage)
     try:
         stage.run()
     finally:
@@ -75,6 +83,33 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
             if stage.control is not None:
                 stage.control.close()
             ctx.term()
+    if spec.kind in FAST_EXIT_KINDS:
+        _exit_now()
+
+
+# Stages whose every resource is released explicitly above: they skip the interpreter's teardown
+# (seconds with torch loaded on a busy machine, past the supervisor's stop timeout). The sink and
+# the branch keep the normal exit: plugins, writers and summaries may rely on finalisers.
+FAST_EXIT_KINDS = ("capture", "preprocess", "inference", "postprocess")
+
+
+def _exit_now() -> None:
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(0)
+
+
+GO_FILE = "go"
+
+
+def wait_for_go(run_dir: Path, stage) -> None:
+    """Block until the supervisor says every downstream stage is ready (or the stage is stopped)."""
+    while not stage.stopping and not (run_dir / GO_FILE).exists():
+        time.sleep(0.01)
 
 
 def _close_quietly(stage, io: StageIO | None, ctx: zmq.Context) -> None:

@@ -218,6 +218,8 @@ BAD_INPUT = [
     ("centernet weights for yolo", _centernet_weights_for_yolo, True),
     ("tensorrt not installed", lambda tmp: (["run", "--engine", "tensorrt"], ["TensorRT"]), True),
     ("publish endpoint in use", _endpoint_in_use, True),
+    ("zero threads", lambda tmp: (["run", "--threads", "0"], ["engine.threads", "positive integer or 'auto'"]), False),
+    ("negative threads", lambda tmp: (["run", "--threads=-2"], ["engine.threads", "-2"]), False),
 ]
 
 
@@ -260,9 +262,10 @@ def test_bad_input_is_one_error_line_and_exit_code_2(tmp_path, build, starts):
 @pytest.mark.slow
 def test_run_writes_ground_truth_jsonl_and_video(tmp_path):
     gt, det, video = tmp_path / "gt.json", tmp_path / "det.jsonl", tmp_path / "out.avi"
-    result = run_cli("run", "--max-frames", "20", "--no-status", "--publish", free_endpoint(),
+    result = run_cli("run", "--max-frames", "20", "--policy", "wait", "--no-status", "--publish", free_endpoint(),
                      "--save-ground-truth", str(gt), "--jsonl", str(det), "--save-video", str(video))
     assert result.returncode == 0, result.stderr
+    assert "did not stop in time" not in result.stderr, result.stderr    # a normal end needs no SIGKILL
     coco = json.loads(gt.read_text())
     assert sorted(image["frame_id"] for image in coco["images"]) == list(range(20))
     assert all((im["width"], im["height"]) == (640, 480) for im in coco["images"])
@@ -312,7 +315,7 @@ def test_exported_onnx_runs_as_weights(tmp_path):
     assert onnx_path.is_file() and str(onnx_path) in exported.stdout
     endpoint, det = free_endpoint(), tmp_path / "det.jsonl"
     with Subscriber(endpoint, timeout_s=3) as sub:
-        result = run_cli("run", "--weights", str(onnx_path), "--max-frames", "10", "--no-status",
+        result = run_cli("run", "--weights", str(onnx_path), "--max-frames", "10", "--policy", "wait", "--no-status",
                          "--publish", endpoint, "--jsonl", str(det))
         published = list(sub)      # the SUB socket kept what arrived while the run went on
     assert result.returncode == 0, result.stderr

@@ -4,8 +4,12 @@ The frame is scaled by one factor to fit the input (engines.core.letterbox.Lette
 centred, and the rest is filled with ``spec.pad_value``. Each channel becomes
 ``(x / 255 - mean) / std`` in ``spec.channel_order``, as ``spec.dtype``.
 
-NumPy: cv2.resize (INTER_LINEAR), then a 256-entry lookup table per channel
-does the colour order and normalisation in one pass, straight into ``out``.
+NumPy: cv2.resize (INTER_LINEAR), then colour order and normalisation straight
+into ``out``: for float32 one multiply-add per channel, ``x * (1 / (255 std)) -
+mean / std`` (a NumPy ufunc reading the strided uint8 channel: about 20x faster
+than a gather through a lookup table, measured on a 640x480 frame, where the
+table was most of the preprocess stage's time); other dtypes use a 256-entry
+lookup table per channel.
 Torch: F.interpolate (bilinear, align_corners=False, antialias=False) on
 whatever device the frame is on. Both sample at the same half-pixel centres;
 they differ only by cv2's 8-bit rounding of the resized pixels (< 1 grey level,
@@ -33,15 +37,29 @@ def letterbox_numpy(frame_bgr: np.ndarray, spec: PreprocessSpec, out: np.ndarray
     source_channels = (2, 1, 0) if spec.channel_order == "rgb" else (0, 1, 2)
     top, left = int(box.pad_y), int(box.pad_x)
     bottom, right = top + box.resized_h, left + box.resized_w
-    for plane, table, source in zip(out, tables, source_channels):
+    affine = affine_coefficients(spec) if out.dtype == np.float32 else None
+    for c, (plane, table, source) in enumerate(zip(out, tables, source_channels)):
         pad = table[spec.pad_value]
         plane[:top] = pad
         plane[bottom:] = pad
         plane[top:bottom, :left] = pad
         plane[top:bottom, right:] = pad
-        # uint8 indices are always in range; mode="clip" only spares NumPy a buffered copy
-        np.take(table, frame[:, :, source], out=plane[top:bottom, left:right], mode="clip")
+        region = plane[top:bottom, left:right]
+        if affine is None:
+            # uint8 indices are always in range; mode="clip" only spares NumPy a buffered copy
+            np.take(table, frame[:, :, source], out=region, mode="clip")
+            continue
+        scale, offset = affine[c]
+        np.multiply(frame[:, :, source], scale, out=region, casting="unsafe")
+        if offset:
+            np.add(region, offset, out=region)
     return out, box
+
+
+@functools.lru_cache(maxsize=16)
+def affine_coefficients(spec: PreprocessSpec) -> tuple[tuple[np.float32, np.float32], ...]:
+    """Per output channel (scale, offset) with value = uint8 * scale + offset, in float32."""
+    return tuple((np.float32(1 / (255 * std)), np.float32(-mean / std)) for mean, std in zip(spec.mean, spec.std))
 
 
 def letterbox_torch(frame_u8, spec: PreprocessSpec):

@@ -21,17 +21,20 @@ from pipeline.schema import dumps, to_public
 from pipeline.sources.factory import make_source
 
 
-def _detector_and_engine(cfg: dict):
+def _detector_and_engine(cfg: dict, **options):
     model, eng = cfg["model"], cfg["engine"]
+    if "spin" not in options and eng.get("spinning") is not None:
+        options["spin"] = eng["spinning"]
     detector = make_detector(model["name"], model["weights"], model["size"])
     engine = make_engine(eng["name"], detector, device=eng["device"], half=eng["half"],
-                         max_batch=eng["max_batch"], threads=eng["threads"])
+                         max_batch=eng["max_batch"], threads=eng["threads"], **options)
     engine.warmup()
     return detector, engine
 
 
-def bare_engine_fps(cfg: dict, frames: int, warmup: int = 20) -> dict:
-    detector, engine = _detector_and_engine(cfg)
+def bare_engine_fps(cfg: dict, frames: int, warmup: int = 20, spin: bool | None = None) -> dict:
+    """``spin``: ONNX Runtime spinning (None: the engine's default; measured with threads auto)."""
+    detector, engine = _detector_and_engine(cfg, **({} if spin is None else {"spin": spin}))
     batch = cfg["engine"]["max_batch"]
     spec = detector.spec
     rng = np.random.default_rng(0)
@@ -44,9 +47,10 @@ def bare_engine_fps(cfg: dict, frames: int, warmup: int = 20) -> dict:
     for i in range(calls):
         engine.infer(inputs[i % 4])
     elapsed = time.perf_counter() - start
+    budget = dict(engine.meta.cpu_budget)
     engine.close()
     return {"fps": round(calls * batch / elapsed, 2), "ms_per_batch": round(elapsed / calls * 1e3, 3),
-            "batch": batch, "engine": engine.name}
+            "batch": batch, "engine": engine.name, "cpu_budget": budget}
 
 
 def sequential_fps(cfg: dict, frames: int, warmup: int = 20, endpoint: str = "tcp://127.0.0.1:5599") -> dict:

@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from pipeline.bench.jsonout import dumps_result, write_result
 from pipeline.bench.machine import machine_info
 from pipeline.bench.pipeline_bench import _base_config, bench_pipeline
 
@@ -26,6 +27,9 @@ def print_table(result: dict) -> None:
 
 def bench(args) -> int:
     out = Path(args.out)
+    if args.peer:      # a bad peer interpreter fails here, before anything runs
+        from pipeline.bench.peer import check_peer_python
+        check_peer_python(args.peer_python)
     out.mkdir(parents=True, exist_ok=True)
     if args.suite == "transport":
         from pipeline.bench.transport_bench import bench_transport
@@ -45,6 +49,12 @@ def bench(args) -> int:
     elif args.suite == "triton":
         from pipeline.bench.triton_bench import bench_triton
         result = bench_triton(args)
+    elif args.peer:
+        from pipeline.bench.peer import bench_peer
+        result = bench_peer(args, _base_config(args))
+    elif args.suite == "default-run":
+        from pipeline.bench.default_run import bench_default_run
+        result = bench_default_run(args)
     elif args.suite == "maskrcnn":
         from pipeline.bench.maskrcnn_bench import bench_maskrcnn
         result = bench_maskrcnn(args, _base_config(args))
@@ -69,8 +79,11 @@ def bench(args) -> int:
         plot_bench(result, out / "bench.png")
         print_table(result)
     path = out / ("soak.json" if args.suite == "soak" else "bench.json")
-    path.write_text(json.dumps(result, indent=1))
-    if args.suite != "pipeline" or args.scaling or args.rtsp:
-        print(json.dumps({k: v for k, v in result.items() if k not in ("machine", "memory")}, indent=1))
+    write_result(path, result)
+    if args.peer and "results" in result["peer"]:
+        from pipeline.bench.plot import plot_peer
+        plot_peer(result["peer"], out / "bench.png")
+    if args.suite != "pipeline" or args.scaling or args.rtsp or args.peer:
+        print(dumps_result({k: v for k, v in result.items() if k not in ("machine", "memory")}))
     print(f"results: {path}", file=sys.stderr)
     return 0

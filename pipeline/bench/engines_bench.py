@@ -7,13 +7,35 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
+from engines.threads import AUTO, usable_cores
 from pipeline import config
 from pipeline.bench.baselines import bare_engine_fps
 from pipeline.bench.machine import machine_info
 
 
-def _row(cfg: dict, frames: int) -> dict:
-    return bare_engine_fps(cfg, frames)
+def _row(cfg: dict, frames: int, spin: bool | None = None) -> dict:
+    return bare_engine_fps(cfg, frames, spin=spin)
+
+
+def _in_fresh_process(cfg: dict, frames: int, spin: bool | None = None) -> dict:
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_row, (cfg, frames, spin))
+
+
+def bare_sweep(cfg: dict, frames: int) -> list[dict]:
+    """The bare engine at threads 1..cores x spinning off/on (ONNX Runtime), and what ``auto`` chose."""
+    rows = []
+    spins = (False, True) if cfg["engine"]["name"] == "onnxruntime" else (None,)
+    for threads in range(1, usable_cores() + 1):
+        for spin in spins:
+            one = config.override(cfg, {"engine.threads": threads}, "bench sweep")
+            result = _in_fresh_process(one, frames, spin)
+            rows.append({"threads": threads, "spinning": bool(spin), "fps": result["fps"],
+                         "ms_per_batch": result["ms_per_batch"]})
+    auto = _in_fresh_process(config.override(cfg, {"engine.threads": AUTO}, "bench sweep"), frames)
+    rows.append({"threads": AUTO, "spinning": auto["cpu_budget"].get("spinning"), "fps": auto["fps"],
+                 "ms_per_batch": auto["ms_per_batch"], "auto_choice": auto["cpu_budget"]})
+    return rows
 
 CPU_MATRIX = (("yolo", "tiny"), ("yolo", "n"))
 CPU_ENGINES = ("onnxruntime", "torch")
@@ -21,18 +43,12 @@ CPU_ENGINES = ("onnxruntime", "torch")
 
 def bench_engines(args) -> dict:
     rows = []
-    threads = args.threads or 1
     for model, size in CPU_MATRIX:
         for engine in CPU_ENGINES:
-            for thread_count in sorted({1, threads, 2}):
-                cfg = config.override(config.load(args.config), {
-                    "model.name": model, "model.size": size, "engine.name": engine,
-                    "engine.threads": thread_count, "engine.device": args.device or "cpu",
-                    "engine.max_batch": args.max_batch or 1})
-                with mp.get_context("spawn").Pool(1) as pool:
-                    result = pool.apply(_row, (cfg, args.frames))
-                rows.append({"model": model, "size": size, "engine": engine, "threads": thread_count,
-                             "batch": result["batch"], "fps": result["fps"],
-                             "ms_per_batch": result["ms_per_batch"]})
+            cfg = config.override(config.load(args.config), {
+                "model.name": model, "model.size": size, "engine.name": engine,
+                "engine.device": args.device or "cpu", "engine.max_batch": args.max_batch or 1})
+            for row in bare_sweep(cfg, args.frames):
+                rows.append({"model": model, "size": size, "engine": engine, **row})
                 print(rows[-1], flush=True)
     return {"machine": machine_info(), "bare_engines": rows}

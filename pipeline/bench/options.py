@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from engines.threads import threads_option
+
 
 SUITES = {
     "pipeline": "the real pipeline vs the bare engine and a sequential loop (default)",
@@ -14,6 +16,7 @@ SUITES = {
     "soak": "RTSP outages, stage kills, memory over --minutes (soak.json)",
     "tracker": "ByteTrack cost per frame at 10/50/200 detections",
     "triton": "Triton hop cost; 1, 2, 4 pipelines sharing one server vs their own engines",
+    "default-run": "the embedded default's latency from published messages, start-up time",
     "gpu": "issue 15's GPU measurements (benchmarks/gpu_check.sh runs them step by step)",
 }
 
@@ -27,7 +30,10 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default=None, choices=["auto", "torch", "onnxruntime", "tensorrt"])
     p.add_argument("--device", default=None)
     p.add_argument("--half", action="store_true", default=None)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=threads_option, default=None,
+                   help="inference threads: N or auto (default: the config's, auto)")
+    p.add_argument("--spinning", choices=["on", "off"], default=None,
+                   help="ONNX Runtime spinning (default: measured with threads auto, else off)")
     p.add_argument("--frames", type=int, default=600, help="timed frames per stream")
     p.add_argument("--warmup", type=int, default=60, help="frames per stream excluded from the statistics")
     p.add_argument("--repeat", type=int, default=1, help="repeat R times and report medians")
@@ -51,4 +57,11 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo", default=None, help="footprint: the checkout to measure (default: this one)")
     p.add_argument("--onnx", default=None,
                    help="footprint: the ONNX model of the second run (default: the shipped yolo_tiny.onnx)")
+    p.add_argument("--peer", choices=["ultralytics"],
+                   help="compare with Ultralytics' predictor on the same ONNX file and video (needs --peer-python)")
+    p.add_argument("--peer-python", help="interpreter with ultralytics installed (never imported by streamdet)")
+    p.add_argument("--sweep-pipeline", action="store_true",
+                   help="with --peer: also run our pipeline at every threads x spinning setting")
+    p.add_argument("--peer-model", action="append",
+                   help="Ultralytics ONNX export (repeat for several sizes; default: the cached yolov8n-320/640)")
     p.add_argument("--out", default="benchmarks/results/latest", help="folder for bench.json and bench.png")

@@ -61,3 +61,29 @@ def _timeline(ax, result: dict) -> None:
     ax.set_xlabel("seconds")
     ax.set_ylabel("capture to publish, ms")
     ax.set_title("end-to-end latency over the run")
+
+
+def plot_peer(peer: dict, path: Path) -> Path:
+    """Ours vs the peer vs our best bare engine, one group of bars per model size."""
+    results = peer["results"]
+    fig, ax = plt.subplots(figsize=(7 + 2 * len(results), 5))
+    width = 0.27
+    series = (("ours_fps", "streamdet pipeline", "#55A868"), ("peer_fps", f"{peer['name']} predictor", "#C44E52"),
+              ("best_bare_fps", "our best bare engine", "#8172B2"))
+    for k, (key, label, color) in enumerate(series):
+        xs = [i + (k - 1) * width for i in range(len(results))]
+        values = [r[key] for r in results]
+        bars = ax.bar(xs, values, width, label=label, color=color)
+        for bar, value in zip(bars, values):
+            ax.annotate(f"{value:.1f}", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom",
+                        fontsize=8)
+    ax.set_xticks(range(len(results)),
+                  [f"{r['imgsz']}: ours/peer {r['ours_over_peer']:.2f}, ours/bare {r['ours_over_best_bare']:.2f}"
+                   for r in results])
+    ax.set_ylabel("frames per second")
+    ax.set_title(f"same ONNX, same video ({peer['frames']} timed frames, median of {peer['repeat']})", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

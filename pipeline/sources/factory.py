@@ -30,11 +30,25 @@ def is_live(uri: str | int) -> bool:
     return source_kind(uri) in ("webcam", "network")
 
 
+def is_paced(source_cfg: dict) -> bool:
+    """``source.realtime``, where None (the default) paces the synthetic camera like a real one."""
+    realtime = source_cfg["realtime"]
+    return source_kind(source_cfg["uri"]) == "synthetic" if realtime is None else bool(realtime)
+
+
+def is_live_source(source_cfg: dict) -> bool:
+    """``source.live``, where None means webcams, network streams and the paced synthetic camera."""
+    live = source_cfg["live"]
+    if live is not None:
+        return bool(live)
+    return is_live(source_cfg["uri"]) or (source_kind(source_cfg["uri"]) == "synthetic" and is_paced(source_cfg))
+
+
 def make_source(source_cfg: dict, stream_index: int = 0) -> Source:
     """Build (not open) the source described by the config's ``source`` section."""
     uri = source_cfg["uri"]
     kind = source_kind(uri)
-    realtime, max_frames = source_cfg["realtime"], source_cfg["max_frames"]
+    realtime, max_frames = is_paced(source_cfg), source_cfg["max_frames"]
     if kind == "synthetic":
         from pipeline.sources.synthetic import SyntheticSource
         return SyntheticSource(seed=source_cfg["seed"] + stream_index, width=source_cfg["width"],

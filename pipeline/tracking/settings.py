@@ -47,9 +47,9 @@ def tracker_wanted(cfg: dict) -> bool:
     name = cfg["tracker"]["name"]
     if name != "auto":
         return name != "none"
-    from pipeline.sources.factory import is_live
-    live = cfg["source"]["live"]
-    return bool(live if live is not None else is_live(cfg["source"]["uri"]))
+    from pipeline.sources.factory import is_live_source
+    entries = [dict(cfg["source"], **entry) for entry in cfg.get("sources") or []] or [cfg["source"]]
+    return any(is_live_source(entry) for entry in entries)
 
 
 def tracker_params(cfg: dict) -> dict:

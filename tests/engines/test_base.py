@@ -61,7 +61,7 @@ def test_bad_device_is_one_clear_line():
 def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="max_batch must be >= 1"):
         RecordingEngine(ToyDetector(), max_batch=0)
-    with pytest.raises(ValueError, match="threads must be >= 1"):
+    with pytest.raises(ValueError, match="threads must be a positive integer or .auto."):
         RecordingEngine(ToyDetector(), threads=0)
 
 

@@ -33,8 +33,9 @@ def test_shipped_configs_cover_the_uses():
 @pytest.mark.parametrize("text, expected", [
     ("sourse:\n  uri: synthetic\n", "unknown section 'sourse'"),
     ("source:\n  url: x\n", "source.url: unknown key"),
-    ("engine:\n  threads: two\n", "engine.threads: expected int, got str 'two'"),
-    ("engine:\n  threads: 0\n", "engine.threads: expected a positive number"),
+    ("engine:\n  threads: two\n", "engine.threads: expected a positive integer or 'auto', got 'two'"),
+    ("engine:\n  threads: 0\n", "engine.threads: expected a positive integer or 'auto', got 0"),
+    ("engine:\n  threads: 1.5\n", "engine.threads: expected int or str, got float 1.5"),
     ("engine:\n  half: 1\n", "engine.half: expected bool"),
     ("source:\n  fps: true\n", "source.fps: expected int or float, got bool"),
     ("engine:\n  name: tensorflow\n", "engine.name: expected one of auto, torch"),
@@ -69,7 +70,7 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 def test_command_line_overrides_and_revalidates():
     cfg = config.override(config.load(None), {"source.uri": "clip.mp4", "engine.threads": None})
-    assert cfg["source"]["uri"] == "clip.mp4" and cfg["engine"]["threads"] == 1
+    assert cfg["source"]["uri"] == "clip.mp4" and cfg["engine"]["threads"] == "auto"
     with pytest.raises(ConfigError, match="command line: engine.threads"):
         config.override(cfg, {"engine.threads": -1})
 

@@ -22,6 +22,8 @@ from pipeline.supervisor import Supervisor
 
 pytestmark = pytest.mark.slow
 SCHEMA = json.loads(SCHEMA_FILE.read_text())
+# the default is a paced camera where the newest frame wins; tests that count every frame ask for no drops
+NO_DROPS = {"source.realtime": False, "transport.policy": "wait"}
 
 
 def free_port() -> int:
@@ -79,7 +81,7 @@ def coco_map50(messages: list[dict], seed: int) -> float:
 
 def test_every_frame_published_in_schema_and_detections_match_ground_truth():
     frames, seed = 60, 11
-    summary, messages = run_and_collect({"source.max_frames": frames, "source.seed": seed})
+    summary, messages = run_and_collect({"source.max_frames": frames, "source.seed": seed, **NO_DROPS})
     assert sorted(m["frame_id"] for m in messages) == list(range(frames))
     for message in messages:
         jsonschema.validate(message, SCHEMA)
@@ -92,7 +94,8 @@ def test_every_frame_published_in_schema_and_detections_match_ground_truth():
 
 
 def test_multiple_streams_with_cross_stream_batching():
-    summary, messages = run_and_collect({"source.max_frames": 20, "source.streams": 3, "engine.max_batch": 3})
+    summary, messages = run_and_collect({"source.max_frames": 20, "source.streams": 3, "engine.max_batch": 3,
+                                         **NO_DROPS})
     by_stream = {s: sorted(m["frame_id"] for m in messages if m["stream"] == s) for s in ("cam0", "cam1", "cam2")}
     assert all(ids == list(range(20)) for ids in by_stream.values())
     assert summary["frames"] == 60
@@ -107,7 +110,7 @@ def test_a_stage_that_dies_is_restarted_and_the_pipeline_goes_on():
             os.kill(killed["pid"], 9)
 
     summary, messages = run_and_collect({"source.max_frames": 150, "source.realtime": True,
-                                         "source.fps": 60}, kill_postprocess_once)
+                                         "source.fps": 60, "transport.policy": "wait"}, kill_postprocess_once)
     assert killed and summary["restarts"] == 1
     ids = [m["frame_id"] for m in messages]
     assert max(ids) == 149 and len(ids) >= 100          # frames kept flowing after the restart
@@ -117,7 +120,7 @@ def test_a_stage_that_dies_is_restarted_and_the_pipeline_goes_on():
 def test_publisher_msgpack_encoding():
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     cfg = config.override(config.load(None), {"publish.endpoint": endpoint, "publish.encoding": "msgpack",
-                                              "sinks.status": False, "source.max_frames": 10}, "test")
+                                              "sinks.status": False, "source.max_frames": 10, **NO_DROPS}, "test")
     with Subscriber(endpoint, encoding="msgpack", timeout_s=0.5) as sub:
         summary = Supervisor(cfg, log_level="WARNING").run(timeout_s=120)
         got = list(sub)          # the SUB socket buffered what was published meanwhile

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 def test_branch_results_on_their_own_topic_joinable_by_frame_id():
     frames = 40
     summary, messages = run_and_collect({"source.max_frames": frames, "source.realtime": True,
-                                         "source.fps": 20, "branch.model": "maskrcnn", "branch.every_n": 10})
+                                         "source.fps": 20, "branch.model": "maskrcnn", "branch.every_n": 10,
+                                         "transport.policy": "wait"})   # a paced camera is live: ask for no drops
     fast = [m for m in messages if "branch_reason" not in m]
     branch = [m for m in messages if "branch_reason" in m]
     assert sorted(m["frame_id"] for m in fast) == list(range(frames))       # the fast path lost nothing

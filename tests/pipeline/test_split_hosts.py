@@ -21,7 +21,7 @@ def test_two_hosts_over_tcp_without_shared_memory(tmp_path):
     publish = f"tcp://127.0.0.1:{free_port()}"
     endpoints = "".join(f"    {s}: tcp://127.0.0.1:{p}\n" for s, p in ports.items())
     common = (f"source: {{max_frames: 30}}\npublish: {{endpoint: '{publish}'}}\nsinks: {{status: false}}\n"
-              f"transport:\n  shared_memory: never\n  endpoints:\n{endpoints}")
+              f"transport:\n  shared_memory: never\n  policy: wait\n  endpoints:\n{endpoints}")
     upstream = tmp_path / "host_a.yaml"
     upstream.write_text(common + "supervisor: {stages: [capture, preprocess]}\n")
     downstream_cfg = config.validate(__import__("yaml").safe_load(

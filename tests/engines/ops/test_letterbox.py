@@ -99,3 +99,15 @@ def test_torch_twin_float16_and_type_check():
     assert tensor.dtype == torch.float16 and tensor.shape == (3, 16, 16)
     with pytest.raises(TypeError, match="must be a torch tensor"):
         letterbox_torch(np.zeros((8, 8, 3), np.uint8), spec)
+
+
+@pytest.mark.parametrize("norm", [{}, IMAGENET])
+def test_float32_multiply_add_matches_the_lookup_tables_for_every_level(norm):
+    spec = PreprocessSpec(16, 256, channel_order="rgb", **norm)
+    frame = np.empty((16, 256, 3), np.uint8)
+    frame[:] = np.arange(256, dtype=np.uint8)[None, :, None]          # every uint8 value in every channel
+    frame[..., 1] = frame[..., 1][:, ::-1]
+    tensor, _ = letterbox_numpy(frame, spec)
+    tables = normalisation_tables(spec)
+    for c, source in enumerate((2, 1, 0)):
+        np.testing.assert_allclose(tensor[c], tables[c][frame[:, :, source]], rtol=1e-6, atol=1e-6)

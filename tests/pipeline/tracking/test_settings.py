@@ -21,7 +21,8 @@ def test_bad_tracker_section_names_the_key(section, key):
 
 
 @pytest.mark.parametrize("source, name, wanted", [
-    ({}, "auto", False), ({"uri": "rtsp://127.0.0.1:8554/cam"}, "auto", True), ({"uri": 0}, "auto", True),
+    ({}, "auto", True), ({"realtime": False}, "auto", False),   # the paced synthetic default is live
+    ({"uri": "rtsp://127.0.0.1:8554/cam"}, "auto", True), ({"uri": 0}, "auto", True),
     ({"live": True}, "auto", True), ({}, "bytetrack", True), ({"uri": "rtsp://127.0.0.1:8554/cam"}, "none", False)])
 def test_auto_tracks_live_sources_only(source, name, wanted):
     cfg = config.validate({"source": source, "tracker": {"name": name}})
