@@ -12,11 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 if TYPE_CHECKING:
     from engines.core.detections import Detections
     from engines.core.scene import Scene
+
+
+def _mask_utils():
+    """pycocotools' mask module, imported on first use (only runs with masks need it)."""
+    from pycocotools import mask
+    return mask
 
 
 def mask_to_rle(mask: np.ndarray) -> dict:
@@ -24,7 +29,7 @@ def mask_to_rle(mask: np.ndarray) -> dict:
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"mask_to_rle: expected a (H, W) mask, got shape {mask.shape}")
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle = _mask_utils().encode(np.asfortranarray(mask.astype(np.uint8)))
     return {"size": [int(rle["size"][0]), int(rle["size"][1])],
             "counts": rle["counts"].decode("ascii")}
 
@@ -42,13 +47,13 @@ def _compressed(rle: dict) -> dict:
         raise ValueError(f"RLE: expected a dict with 'size' and 'counts', got keys {list(rle)}")
     height, width = (int(v) for v in rle["size"])
     if isinstance(rle["counts"], list):
-        return mask_utils.frPyObjects(rle, height, width)
+        return _mask_utils().frPyObjects(rle, height, width)
     return {"size": [height, width], "counts": rle["counts"]}
 
 
 def rle_to_mask(rle: dict) -> np.ndarray:
     """(H, W) bool mask of a COCO RLE dict (compressed str/bytes or uncompressed list counts)."""
-    return mask_utils.decode(_compressed(rle)).astype(bool)
+    return _mask_utils().decode(_compressed(rle)).astype(bool)
 
 
 def _rle_str(rle: dict) -> dict:
