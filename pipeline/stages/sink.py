@@ -146,6 +146,8 @@ class SinkStage(Stage):
 
     def run_once(self) -> None:
         super().run_once()
+        if self.preview is not None:
+            self.preview.flush()
         if self.report is not None:
             self.report.maybe_send(self.eos_seen)
 

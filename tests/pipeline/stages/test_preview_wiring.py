@@ -101,3 +101,37 @@ def test_sink_without_telemetry_has_no_preview(tmp_path):
     stage.process(boxed_envelope(0))
     stage.close()
     assert stage.preview is None
+
+
+class IdleReceiver:
+    """Nothing arrives: the sink's loop turns without frames."""
+
+    def recv(self, timeout_ms=0):
+        return []
+
+    def take_discarded(self):
+        return []
+
+
+def test_an_idle_sink_loop_sends_the_jpeg_encoded_after_the_last_frame(tmp_path):
+    pull = zmq.Context.instance().socket(zmq.PULL)
+    pull.bind(f"ipc://{tmp_path}/telemetry.sock")
+    stage = sink_with_telemetry(tmp_path, preview_fps=10)
+    io = FakeIO()
+    io.receiver = IdleReceiver()
+    stage.setup(io)
+    got = []
+    try:
+        stage.on_control({"kind": "preview", "streams": ["cam0"]})
+        stage.process(boxed_envelope(0))           # the only frame: encoded on the encoder thread
+        wait_until(lambda: stage.preview.tap.encoded == 1, 20, "the frame encoded")
+
+        def sent():
+            stage.run_once()
+            got.extend(m for m in drain(pull) if m["kind"] == "preview_frame")
+            return got
+        wait_until(sent, 20, "the JPEG sent without another frame")
+    finally:
+        stage.close()
+        pull.close(0)
+    assert got[0]["stream"] == "cam0" and got[0]["jpeg"].startswith(b"\xff\xd8")
