@@ -49,6 +49,7 @@ class StreamManager:
         self._main = threading.current_thread()
         self.stop_sent: set[str] = set()       # captures asked to stop after their stream ended
         self.ctx = self.telemetry = self.control = self.api = None
+        self.preview_hub = self.preview_relay = None     # the live preview, while the API runs
 
     # -- life cycle (supervisor thread) ----------------------------------
     def open(self) -> None:
@@ -59,9 +60,21 @@ class StreamManager:
     def start_api(self, host: str, port: int, token: str | None, extra_routes: list = ()) -> None:
         from pipeline.api.server import ApiServer
         from pipeline.api.streams import stream_routes
-        self.api = ApiServer(host, port, stream_routes(self) + list(extra_routes), token).start()
+        routes = stream_routes(self) + self._operate_routes() + list(extra_routes)
+        self.api = ApiServer(host, port, routes, token).start()
+
+    def _operate_routes(self) -> list:
+        """GET /metrics and the live preview (issue 13); frames arrive on telemetry, see ``drain``."""
+        from pipeline.api.metrics import metrics_routes
+        from pipeline.api.preview import PreviewHub, preview_routes
+        from pipeline.api.preview_relay import PreviewRelay
+        self.preview_hub = PreviewHub(self.sup.cfg["api"]["preview_fps"])
+        self.preview_relay = PreviewRelay(self.preview_hub, self.control.publish)
+        return metrics_routes(self.snapshot) + preview_routes(self.preview_hub, self.snapshot)
 
     def close(self) -> None:
+        if self.preview_hub is not None:
+            self.preview_hub.close()          # open MJPEG responses never end by themselves
         if self.api is not None:
             self.api.stop()
             self.api = None
@@ -91,8 +104,12 @@ class StreamManager:
             self.publish_streams(bump=False)
 
     def drain(self, timeout_ms: int) -> None:
+        relay = self.preview_relay
         for message in self.telemetry.drain(timeout_ms):
-            self.table.apply(message)
+            if relay is None or not relay.on_telemetry(message):
+                self.table.apply(message)
+        if relay is not None:
+            relay.tick()              # the watched streams go out from this thread only
 
     def publish_streams(self, bump: bool = True) -> int:
         self.seq += bump

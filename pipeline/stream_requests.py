@@ -72,4 +72,6 @@ def remove_stream(manager, stream: str) -> None:
     for suffix in (".error", ".ready"):
         (manager.sup.run_dir / f"{name}{suffix}").unlink(missing_ok=True)
     (manager.sup.run_dir / f"{stream}.frame_id").unlink(missing_ok=True)
+    if manager.preview_hub is not None:
+        manager.preview_hub.forget(stream)          # its last picture is not served any more
     log.info("stream %s removed", stream)

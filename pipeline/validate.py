@@ -166,7 +166,18 @@ def check_counts(counts: Any) -> None:
             raise MessageError(f"meta.counts.{stage}: expected a map of counters")
         for counter, value in values.items():
             name(counter, "meta.counts counter")
-            number(value, f"meta.counts.{stage}.{counter}")
+            if counter == "dropped_by_stream":      # a shared stage's drops per stream (StageIO.counts)
+                check_per_stream(value, f"meta.counts.{stage}.{counter}")
+            else:
+                number(value, f"meta.counts.{stage}.{counter}")
+
+
+def check_per_stream(value: Any, what: str) -> None:
+    if not isinstance(value, dict) or len(value) > MAX_COUNTS:
+        raise MessageError(f"{what}: expected a map of at most {MAX_COUNTS} streams to counts")
+    for stream, count in value.items():
+        name(stream, f"{what} stream")
+        number(count, f"{what}.{stream}")
 
 
 def _short(value: Any) -> str:

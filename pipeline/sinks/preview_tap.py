@@ -62,13 +62,18 @@ class PreviewTap:
         return True
 
     def _due(self, stream: str, frame, now: float) -> bool:
-        """Watched, a frame in memory, and the stream's next slot reached (then the slot is taken)."""
+        """Watched, a frame in memory, and the stream's next slot reached (then the slot is taken).
+
+        The slots are a fixed schedule (``interval`` apart) with a quarter interval of tolerance: a
+        camera at exactly ``fps`` whose frames arrive a few ms early is not cut to half the rate,
+        and no stream gets more than ``fps`` frames a second on average."""
         if frame is None or stream not in self._watched:
             return False
         with self._lock:
-            if now < self._next.get(stream, 0.0):
+            slot = self._next.get(stream, now)
+            if now < slot - self.interval / 4:
                 return False
-            self._next[stream] = now + self.interval
+            self._next[stream] = max(slot, now) + self.interval
             return True
 
     def _encode(self, frame: np.ndarray, message: dict) -> bytes:
@@ -139,6 +144,10 @@ class SinkPreview:
 
     def after_frame(self, stream: str, frame: np.ndarray | None, message: dict, now: float) -> None:
         self.tap.offer(stream, frame, message, now)
+        self.flush()
+
+    def flush(self) -> None:
+        """Send the JPEGs the encoder finished (also between frames: a slow camera's are not held back)."""
         for name, jpeg in self.tap.collect():
             self.send(FRAME_KIND, stream=name, jpeg=jpeg)
 

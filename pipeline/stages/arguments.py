@@ -67,7 +67,8 @@ def stage_arguments(spec: StageSpec) -> dict:
         return {"publish": cfg["publish"], "sinks": cfg["sinks"], "plugins": cfg.get("plugins", []),
                 "allow_remote": cfg["transport"]["allow_remote"], "fps": cfg["source"]["fps"],
                 "streams": opts.get("streams", 1), "warmup_frames": opts.get("warmup_frames", 0),
-                "summary_path": opts.get("summary_path"), "telemetry": opts.get("telemetry")}
+                "summary_path": opts.get("summary_path"), "telemetry": opts.get("telemetry"),
+                "preview_fps": cfg["api"]["preview_fps"]}
     raise ValueError(f"unknown stage kind {spec.kind!r}")
 
 

@@ -4,6 +4,8 @@ When the inference engine runs on a GPU (``on_gpu``), this stage only computes
 the letterbox geometry and passes the frame on: the inference stage uploads
 the uint8 pixels once and letterboxes on the device. Either way the envelope
 carries the typed ``Letterbox`` the postprocess stage maps results back with.
+The frame itself goes on to the sink when ``keep_frames`` (a video sink, a side
+branch) or while its stream is watched in the live preview (``preview`` control).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from engines.core.letterbox import Letterbox
 from engines.core.spec import PreprocessSpec
 from engines.detect import prepare
 from pipeline.messages import Envelope
+from pipeline.preview_protocol import WATCH_KIND, PreviewMessageError, parse_watch
 from pipeline.stage import Stage
 
 
@@ -21,6 +24,15 @@ class PreprocessStage(Stage):
                  on_gpu: bool = False) -> None:
         super().__init__(name)
         self.input_spec, self.keep_frames, self.on_gpu = input_spec, keep_frames, on_gpu
+        self.watched: set[str] = set()     # streams someone previews now: their frames go on to the sink
+
+    def on_control(self, message: dict) -> None:
+        super().on_control(message)
+        if message["kind"] == WATCH_KIND:
+            try:
+                self.watched = parse_watch(message)
+            except PreviewMessageError:
+                pass                       # a bad message changes nothing; the next heartbeat comes soon
 
     def process(self, env: Envelope) -> Envelope | None:
         if self.on_gpu:          # the inference stage letterboxes on its GPU: pass the frame on
@@ -36,7 +48,7 @@ class PreprocessStage(Stage):
         _, box = prepare(frame, spec, out=arrays["input"])
         out = env.forward()
         out.arrays = self.io.commit(arrays)
-        if self.keep_frames:
+        if self.keep_frames or env.stream in self.watched:
             out.arrays["frame"] = env.arrays["frame"]
         out.letterbox = box
         return out

@@ -25,21 +25,24 @@ from pipeline.stage import Stage, StageIO
 from plugins.base import load_plugin
 
 log = logging.getLogger("streamdet.sink")
+PREVIEW_HWM = 8        # JPEGs queued for the supervisor at most; a newer one is worth more than an old one
 
 
 class SinkStage(Stage):
     def __init__(self, name: str, *, publish: dict, sinks: dict, plugins: list, allow_remote: bool,
                  fps: float, streams: int = 1, warmup_frames: int = 0, summary_path: str | None = None,
-                 telemetry: str | None = None) -> None:
+                 telemetry: str | None = None, preview_fps: float | None = None) -> None:
         """``publish``/``sinks``: those config sections; ``plugins``: plugin specs (module:Class,
         params); ``streams``: how many end-of-stream marks end the run; ``warmup_frames`` per
         stream are left out of the metrics; ``fps``: the video file's frame rate;
-        ``telemetry``: the supervisor's telemetry endpoint (per-stream figures), if any."""
+        ``telemetry``: the supervisor's telemetry endpoint (per-stream figures), if any;
+        ``preview_fps``: with ``telemetry``, watched streams' annotated frames go there (live preview)."""
         super().__init__(name)
         self.publish_cfg, self.sinks_cfg, self.plugin_specs = publish, sinks, plugins
         self.allow_remote, self.fps = allow_remote, fps
         self.expected_eos, self.warmup, self.summary_path = streams, warmup_frames, summary_path
-        self.telemetry = telemetry
+        self.telemetry, self.preview_fps = telemetry, preview_fps
+        self.preview = None
         self.status = sinks["status"]
         self.metrics = Metrics()
         self.eos_seen: set[str] = set()
@@ -57,6 +60,11 @@ class SinkStage(Stage):
             from pipeline.telemetry import TelemetrySender
             self.report = SinkReport(TelemetrySender(zmq.Context.instance(), self.telemetry, self.name),
                                      self.metrics)
+            if self.preview_fps:     # a PUSH of its own: JPEGs never crowd out reports and acks
+                from pipeline.sinks.preview_tap import SinkPreview
+                self.preview_sender = TelemetrySender(zmq.Context.instance(), self.telemetry, self.name,
+                                                      hwm=PREVIEW_HWM)
+                self.preview = SinkPreview(self.preview_fps, self.preview_sender.send)
         self.writers = [Publisher(zmq.Context.instance(), self.publish_cfg["endpoint"],
                                   self.publish_cfg["encoding"], allow_remote=self.allow_remote)]
         if self.sinks_cfg["jsonl"]:
@@ -91,6 +99,8 @@ class SinkStage(Stage):
             for writer in self.topic_writers:
                 writer.write(event, topic=f"{env.stream}/events")
         t_out = time.time()
+        if self.preview is not None:
+            self.preview.after_frame(env.stream, frame, message, t_out)
         self.seen[env.stream] = self.seen.get(env.stream, 0) + 1
         if self.seen[env.stream] > self.warmup:
             self.metrics.add(env, t_in, t_out)
@@ -125,6 +135,8 @@ class SinkStage(Stage):
     def on_control(self, message: dict) -> None:
         before = set(self.streams or ())
         super().on_control(message)
+        if self.preview is not None:
+            self.preview.on_control(message)
         for gone in before - set(self.streams or ()):
             if self.report is not None:
                 self.report.forget(gone)
@@ -134,6 +146,8 @@ class SinkStage(Stage):
 
     def run_once(self) -> None:
         super().run_once()
+        if self.preview is not None:
+            self.preview.flush()
         if self.report is not None:
             self.report.maybe_send(self.eos_seen)
 
@@ -147,6 +161,9 @@ class SinkStage(Stage):
                 writer.close()
             except Exception as exc:   # one broken file must not lose the summary
                 log.warning("closing %s: %s", type(writer).__name__, exc)
+        if self.preview is not None:
+            self.preview.close()
+            self.preview_sender.close()
         if self.report is not None:
             self.report.maybe_send(self.eos_seen, force=True)
             self.report.sender.close()

@@ -53,12 +53,23 @@ def test_tap_encodes_only_watched_streams_at_the_rate():
     assert tap.handle_control(watch_message({"cam0"})) is True
     times = np.arange(100.0, 101.0, 0.01)                                             # a 100 FPS stream
     encoded = [t for t in times if tap.maybe_encode("cam0", frame, message, now=t) is not None]
-    assert len(encoded) == 10 and np.allclose(np.diff(encoded), 0.1, atol=0.011)
+    assert len(encoded) in (10, 11) and (np.diff(encoded) >= 0.075 - 1e-9).all()   # 10/s, a quarter slack
+    assert np.allclose(np.diff(encoded)[1:], 0.1, atol=0.011)
     assert tap.maybe_encode("cam1", frame, message, now=200.0) is None
     assert tap.maybe_encode("cam0", None, message, now=200.0) is None                 # frame not in memory
     tap.handle_control(watch_message([]))
     assert tap.maybe_encode("cam0", frame, message, now=300.0) is None
-    assert tap.encoded == 10
+    assert tap.encoded == len(encoded)
+
+
+def test_a_camera_at_the_preview_rate_keeps_its_rate_despite_jitter():
+    tap = PreviewTap(fps=10)
+    frame, message = scene("cam0")
+    tap.set_watched({"cam0"})
+    rng = np.random.default_rng(3)
+    times = 100.0 + np.arange(100) * 0.1 + rng.uniform(-0.01, 0.01, 100)        # 10 FPS, +-10 ms
+    encoded = [t for t in times if tap.maybe_encode("cam0", frame, message, now=t) is not None]
+    assert len(encoded) >= 95                                  # a next-slot-after-now limiter keeps ~60
 
 
 def test_offer_encodes_on_the_encoder_thread_newest_frame_wins():
