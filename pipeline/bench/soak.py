@@ -28,7 +28,7 @@ import yaml
 
 from pipeline import config
 from pipeline.bench.machine import machine_info
-from pipeline.bench.soak_probe import MessageLog, ProcessProbe, slope_per_10min
+from pipeline.bench.soak_probe import MessageLog, ProcessProbe, slope_per_10min, slopes_by_third
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTAGES = 10
@@ -188,6 +188,7 @@ def _report(args, started, outages, kills, probe, messages, faults, baseline, fi
                         "restart_max_s": max(times) if times else None,
                         "not_back": sum(t is None for ts in kills.values() for t in ts)},
         "memory": {"rss_slope_mb_per_10min": None if slope is None else round(slope, 3),
+                   "rss_slope_by_third_mb_per_10min": slopes_by_third(steady),
                    "window_min": round((steady[-1][0] - steady[0][0]) / 60, 2) if steady else 0,
                    "rss_start_mb": steady[0][1] if steady else None, "rss_end_mb": steady[-1][1] if steady else None,
                    "fd_delta": final["fds"] - baseline["fds"], "shm_delta": final["shm"] - baseline["shm"],

@@ -129,3 +129,12 @@ def slope_per_10min(points: list[tuple[float, float]]) -> float | None:
     import numpy as np
     t, v = np.array(points, dtype=float).T
     return float(np.polyfit(t - t[0], v, 1)[0] * 600.0)
+
+
+def slopes_by_third(points: list[tuple[float, float]]) -> list[float | None]:
+    """The slope of each third of the window: growth that stops (a buffer filling) vs growth that goes on."""
+    if len(points) < 9:
+        return []
+    t0, span = points[0][0], points[-1][0] - points[0][0]
+    thirds = [[p for p in points if i * span / 3 <= p[0] - t0 <= (i + 1) * span / 3] for i in range(3)]
+    return [None if (v := slope_per_10min(part)) is None else round(v, 3) for part in thirds]
