@@ -107,9 +107,12 @@ class ProcessProbe:
 
     def sample(self) -> dict:
         pids = [self.supervisor_pid, *children(self.supervisor_pid)]
-        point = {"t": time.time(), "processes": len(pids),
-                 "rss_mb": round(sum(rss_kb(p) for p in pids) / 1024, 2),
-                 "fds": sum(fd_count(p) for p in pids), "shm": len(self.shm_segments())}
+        rss = {pid: rss_kb(pid) for pid in pids}
+        names = {pid: name for name, pid in self.stage_pids().items()}
+        names[self.supervisor_pid] = "supervisor"
+        point = {"t": time.time(), "processes": len(pids), "rss_mb": round(sum(rss.values()) / 1024, 2),
+                 "fds": sum(fd_count(p) for p in pids), "shm": len(self.shm_segments()),
+                 "rss_mb_by_process": {names.get(pid, f"other {pid}"): round(kb / 1024, 2) for pid, kb in rss.items()}}
         self.samples.append(point)
         return point
 
