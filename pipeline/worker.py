@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import zmq
@@ -51,7 +52,9 @@ def _die_with_parent() -> None:
         pass
 
 
-def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
+def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO", standby: bool = False) -> None:
+    """``standby``: set up (model loaded) but bind nothing until the supervisor sends SIGUSR1
+    (pipeline/standby.py); it then takes over from a stage that died."""
     _die_with_parent()
     logging.basicConfig(level=log_level, stream=sys.stderr,
                         format=f"%(asctime)s {spec.name} %(levelname)s %(message)s")
@@ -63,8 +66,13 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
     ready = False
     try:
         security.activate(spec.config.get("security"))   # CURVE on every tcp socket of this process
-        io = StageIO(spec, ctx)
+        io = StageIO(spec, ctx, open_sockets=not standby)
         stage.setup(io)
+        if standby:
+            if not wait_for_takeover(stage, Path(run_dir, f"{spec.name}.standby")):
+                _close_quietly(stage, io, ctx)
+                return
+            io.open()
         Path(run_dir, f"{spec.name}.ready").touch()
         ready = True
     except user_errors() as exc:
@@ -79,6 +87,16 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
         finally:
             io.close(flush=not stage.stopping)
             ctx.term()
+
+
+def wait_for_takeover(stage, marker: Path) -> bool:
+    """Say "standing by" (the marker file), then wait for SIGUSR1; False when stopped instead."""
+    go = []
+    signal.signal(signal.SIGUSR1, lambda signum, frame: go.append(signum))
+    marker.touch()
+    while not go and not stage.stopping:
+        time.sleep(0.005)
+    return bool(go) and not stage.stopping
 
 
 def _close_quietly(stage, io: StageIO | None, ctx: zmq.Context) -> None:

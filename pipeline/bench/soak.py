@@ -214,7 +214,8 @@ def _report(args, started, outages, kills, probe, messages, faults, baseline, fi
         "after_stop": {"exit_code": code, "stages_alive": left_alive,
                        "shm_left": len(probe.shm_segments()), "shm_before_stop": len(segments_before_stop)},
         "settings": {"source": f"rtsp test server 320x240 at {SOURCE_FPS} fps (tests/helpers/rtsp_server.py)",
-                     "policy": "latest", "steady_minutes": args.minutes, "model": args.model or "yolo"},
+                     "policy": "latest", "steady_minutes": args.minutes, "model": args.model or "yolo",
+                     "standby": config.load(args.config)["supervisor"]["standby"]},
         "machine": machine_info(),
         "notes": args.notes or "",
     }
