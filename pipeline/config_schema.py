@@ -102,6 +102,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "stop_timeout_s": (ANY_NUMBER, 5.0, None),
         "ready_timeout_s": (ANY_NUMBER, 900.0, None),    # model loading; a TensorRT build takes minutes
         "stages": (list, [], None),                  # run only these here (others on other hosts); [] = all
+        "standby": (bool, False, None),              # a warm spare per model stage: restarts in milliseconds
     },
     "tracker": TRACKER_SCHEMA,                       # pipeline/tracking/settings.py
 }

@@ -44,15 +44,11 @@ class StageSpec:
 class StageIO:
     """A stage's sockets, the rings it reads and the ring it writes."""
 
-    def __init__(self, spec: StageSpec, ctx: zmq.Context) -> None:
-        self.spec = spec
+    def __init__(self, spec: StageSpec, ctx: zmq.Context, open_sockets: bool = True) -> None:
+        """``open_sockets=False``: a standby builds everything but binds nothing until ``open()``."""
+        self.spec, self._ctx = spec, ctx
         self.receiver = self.sender = None
-        if spec.input:
-            self.receiver = Receiver(ctx, Endpoint.parse(spec.input), policy=spec.policy,
-                                     hwm=spec.hwm, allow_remote=spec.allow_remote, admit=self.admit)
-        if spec.output:
-            self.sender = Sender(ctx, Endpoint.parse(spec.output), policy=spec.policy, hwm=spec.hwm)
-        self.local_output = (self.sender is not None and self.sender.endpoint.is_local
+        self.local_output = (spec.output is not None and Endpoint.parse(spec.output).is_local
                              and spec.config.get("transport", {}).get("shared_memory", "auto") != "never")
         self.rings = RingCache(spec.run_prefix)   # opens only this run's rings
         self._rings: dict[str | None, SlotRing] = {}   # one ring per stream written (None: not per stream)
@@ -64,6 +60,16 @@ class StageIO:
         self.failed = 0     # frames whose processing raised
         self.dropped = 0    # frames this stage dropped itself (a remote engine offline)
         self.extra_counts: dict = {}   # stage-specific counters (engine request stats)
+        if open_sockets:
+            self.open()
+
+    def open(self) -> None:
+        spec = self.spec
+        if spec.input:
+            self.receiver = Receiver(self._ctx, Endpoint.parse(spec.input), policy=spec.policy,
+                                     hwm=spec.hwm, allow_remote=spec.allow_remote, admit=self.admit)
+        if spec.output:
+            self.sender = Sender(self._ctx, Endpoint.parse(spec.output), policy=spec.policy, hwm=spec.hwm)
 
     # -- reading ----------------------------------------------------------
     def array(self, env: Envelope, name: str) -> np.ndarray:

@@ -74,6 +74,10 @@ class Supervisor:
         self.stop_reason: str | None = None
         self.summary: dict = {}
         self._mp = mp.get_context("spawn")
+        self.standby = None
+        if cfg["supervisor"]["standby"]:
+            from pipeline.standby import StandbyPool
+            self.standby = StandbyPool(self._mp, self.specs, self.run_dir, log_level)
         self._mp_capture = capture_context()
         self.streams = StreamManager(self, stream_sources(cfg))
 
@@ -113,6 +117,8 @@ class Supervisor:
                     self._spawn(name)
             if self._wait_ready(downstream, timeout_s):  # frames flow only once models are loaded
                 (self.run_dir / GO_FILE).touch()
+                if self.standby is not None:
+                    self.standby.fill()
                 self._watch(timeout_s)
         finally:
             self.shutdown()
@@ -177,11 +183,19 @@ class Supervisor:
             raise PipelineError(f"stage {name} died {self.restarts[name]} times "
                                 f"(last exit code {code}); giving up")
         log.warning("stage %s died (exit code %s); restart %d", name, code, self.restarts[name])
-        self._spawn(name)
+        spare = self.standby.take(name) if self.standby is not None else None
+        if spare is None:
+            self._spawn(name)
+            return
+        self.procs[name] = spare
+        log.info("started stage %s pid %d (its standby took over)", name, spare.pid)
+        self.standby.fill()
 
     def shutdown(self) -> None:
         """SIGTERM every live stage, SIGKILL what is left after the timeout, remove all traces."""
         self.streams.close()
+        if self.standby is not None:
+            self.standby.stop()
         for name, proc in self.procs.items():
             if not proc.is_alive():
                 continue

@@ -46,7 +46,9 @@ def _die_with_parent() -> None:
         pass
 
 
-def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
+def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO", standby: bool = False) -> None:
+    """``standby``: set up (model loaded) but bind nothing until the supervisor sends SIGUSR1
+    (pipeline/standby.py); it then takes over from a stage that died."""
     _die_with_parent()
     logging.basicConfig(level=log_level, stream=sys.stderr,
                         format=f"%(asctime)s {spec.name} %(levelname)s %(message)s")
@@ -60,12 +62,17 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO") -> None:
         security.activate(spec.config.get("security"))   # CURVE on every tcp socket of this process
         stage = make_stage(spec)
         install_stop_handlers(stage)
-        io = StageIO(spec, ctx)
+        io = StageIO(spec, ctx, open_sockets=not standby)
         if spec.options.get("control"):
             from pipeline.telemetry import ControlListener
             stage.control = ControlListener(ctx, spec.options["control"])
         stage.setup(io)
         gc.freeze()    # the model and libraries loaded in setup: no GC pass walks them per frame or at exit
+        if standby:
+            if not wait_for_takeover(stage, Path(run_dir, f"{spec.name}.standby")):
+                _close_quietly(stage, io, ctx)
+                return
+            io.open()
         Path(run_dir, f"{spec.name}.ready").touch()
     except user_errors() as exc:
         Path(run_dir, f"{spec.name}.error").write_text(f"{spec.name}: {exc}")
@@ -110,6 +117,16 @@ def wait_for_go(run_dir: Path, stage) -> None:
     """Block until the supervisor says every downstream stage is ready (or the stage is stopped)."""
     while not stage.stopping and not (run_dir / GO_FILE).exists():
         time.sleep(0.01)
+
+
+def wait_for_takeover(stage, marker: Path) -> bool:
+    """Say "standing by" (the marker file), then wait for SIGUSR1; False when stopped instead."""
+    go = []
+    signal.signal(signal.SIGUSR1, lambda signum, frame: go.append(signum))
+    marker.touch()
+    while not go and not stage.stopping:
+        time.sleep(0.005)
+    return bool(go) and not stage.stopping
 
 
 def _close_quietly(stage, io: StageIO | None, ctx: zmq.Context) -> None:

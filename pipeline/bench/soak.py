@@ -28,7 +28,7 @@ import yaml
 
 from pipeline import config
 from pipeline.bench.machine import machine_info
-from pipeline.bench.soak_probe import MessageLog, ProcessProbe, slope_per_10min
+from pipeline.bench.soak_probe import MessageLog, ProcessProbe, slope_per_10min, slopes_by_third
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTAGES = 10
@@ -110,6 +110,18 @@ def _losses(messages: list, faults: list, summary: dict, steady_from: float) -> 
                        "frame_id_gaps_outside_faults_whole_run": lost_outside(messages, faults, 0.0)}}
 
 
+def _slopes_by_process(samples: list[dict], since: float) -> dict:
+    """Which process grows: the steady-window slope of each one's RSS (and of its last third)."""
+    series: dict[str, list] = {}
+    for point in samples:
+        if point["t"] >= since:
+            for name, mb in point.get("rss_mb_by_process", {}).items():
+                series.setdefault(name, []).append((point["t"], mb))
+    return {name: {"whole": None if (v := slope_per_10min(points)) is None else round(v, 3),
+                   "by_third": slopes_by_third(points), "last_mb": points[-1][1]}
+            for name, points in series.items()}
+
+
 def _start_pipeline(cfg: dict, work: Path) -> subprocess.Popen:
     (work / "soak.yaml").write_text(yaml.safe_dump(cfg))
     log = open(work / "pipeline.log", "w")
@@ -188,6 +200,8 @@ def _report(args, started, outages, kills, probe, messages, faults, baseline, fi
                         "restart_max_s": max(times) if times else None,
                         "not_back": sum(t is None for ts in kills.values() for t in ts)},
         "memory": {"rss_slope_mb_per_10min": None if slope is None else round(slope, 3),
+                   "rss_slope_by_third_mb_per_10min": slopes_by_third(steady),
+                   "rss_slope_by_process_mb_per_10min": _slopes_by_process(probe.samples, steady_from),
                    "window_min": round((steady[-1][0] - steady[0][0]) / 60, 2) if steady else 0,
                    "rss_start_mb": steady[0][1] if steady else None, "rss_end_mb": steady[-1][1] if steady else None,
                    "fd_delta": final["fds"] - baseline["fds"], "shm_delta": final["shm"] - baseline["shm"],
@@ -200,7 +214,8 @@ def _report(args, started, outages, kills, probe, messages, faults, baseline, fi
         "after_stop": {"exit_code": code, "stages_alive": left_alive,
                        "shm_left": len(probe.shm_segments()), "shm_before_stop": len(segments_before_stop)},
         "settings": {"source": f"rtsp test server 320x240 at {SOURCE_FPS} fps (tests/helpers/rtsp_server.py)",
-                     "policy": "latest", "steady_minutes": args.minutes, "model": args.model or "yolo"},
+                     "policy": "latest", "steady_minutes": args.minutes, "model": args.model or "yolo",
+                     "standby": config.load(args.config)["supervisor"]["standby"]},
         "machine": machine_info(),
         "notes": args.notes or "",
     }

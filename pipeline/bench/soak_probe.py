@@ -107,9 +107,12 @@ class ProcessProbe:
 
     def sample(self) -> dict:
         pids = [self.supervisor_pid, *children(self.supervisor_pid)]
-        point = {"t": time.time(), "processes": len(pids),
-                 "rss_mb": round(sum(rss_kb(p) for p in pids) / 1024, 2),
-                 "fds": sum(fd_count(p) for p in pids), "shm": len(self.shm_segments())}
+        rss = {pid: rss_kb(pid) for pid in pids}
+        names = {pid: name for name, pid in self.stage_pids().items()}
+        names[self.supervisor_pid] = "supervisor"
+        point = {"t": time.time(), "processes": len(pids), "rss_mb": round(sum(rss.values()) / 1024, 2),
+                 "fds": sum(fd_count(p) for p in pids), "shm": len(self.shm_segments()),
+                 "rss_mb_by_process": {names.get(pid, f"other {pid}"): round(kb / 1024, 2) for pid, kb in rss.items()}}
         self.samples.append(point)
         return point
 
@@ -129,3 +132,12 @@ def slope_per_10min(points: list[tuple[float, float]]) -> float | None:
     import numpy as np
     t, v = np.array(points, dtype=float).T
     return float(np.polyfit(t - t[0], v, 1)[0] * 600.0)
+
+
+def slopes_by_third(points: list[tuple[float, float]]) -> list[float | None]:
+    """The slope of each third of the window: growth that stops (a buffer filling) vs growth that goes on."""
+    if len(points) < 9:
+        return []
+    t0, span = points[0][0], points[-1][0] - points[0][0]
+    thirds = [[p for p in points if i * span / 3 <= p[0] - t0 <= (i + 1) * span / 3] for i in range(3)]
+    return [None if (v := slope_per_10min(part)) is None else round(v, 3) for part in thirds]

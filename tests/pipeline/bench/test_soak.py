@@ -25,3 +25,17 @@ def test_counted_drops_are_not_losses():
 def test_slope_per_10_minutes():
     assert abs(slope_per_10min([(0, 100.0), (300, 100.5), (600, 101.0)]) - 1.0) < 1e-9
     assert slope_per_10min([(0, 1.0)]) is None
+
+
+def test_slopes_by_third_tell_a_filling_buffer_from_a_leak():
+    from pipeline.bench.soak_probe import slopes_by_third
+    filling = [(t, min(t, 1200) / 600) for t in range(0, 1801, 60)]     # grows 1 MB/10 min, then stops
+    first, second, third = slopes_by_third(filling)
+    assert abs(first - 1.0) < 1e-6 and abs(third) < 1e-6
+
+
+def test_slopes_by_process_name_the_one_that_grows():
+    from pipeline.bench.soak import _slopes_by_process
+    samples = [{"t": t, "rss_mb_by_process": {"sink": 100 + t / 600, "capture.cam0": 50.0}} for t in range(0, 1800, 5)]
+    slopes = _slopes_by_process(samples, since=600)
+    assert abs(slopes["sink"]["whole"] - 1.0) < 1e-6 and abs(slopes["capture.cam0"]["whole"]) < 1e-6
