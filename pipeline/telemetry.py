@@ -96,11 +96,7 @@ class TelemetryReceiver:
         out: list[dict] = []
         if not self.sock.poll(timeout_ms):
             return out
-        while True:
-            try:
-                raw = self.sock.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return out
+        for raw in waiting(self.sock):
             try:
                 message = decode_message(raw)
             except MessageError as exc:
@@ -111,9 +107,19 @@ class TelemetryReceiver:
                 out.append(message)
             else:
                 self.malformed += 1
+        return out
 
     def close(self) -> None:
         self.sock.close(0)
+
+
+def waiting(sock: zmq.Socket):
+    """Every message already queued on ``sock``, without blocking."""
+    while True:
+        try:
+            yield sock.recv(zmq.NOBLOCK)
+        except zmq.Again:
+            return
 
 
 class ControlPublisher:
@@ -141,15 +147,12 @@ class ControlListener:
 
     def poll(self) -> list[dict]:
         out: list[dict] = []
-        while True:
-            try:
-                raw = self.sock.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return out
+        for raw in waiting(self.sock):
             try:
                 out.append(decode_message(raw))
             except MessageError:
                 self.malformed += 1
+        return out
 
     def close(self) -> None:
         self.sock.close(0)
