@@ -54,6 +54,7 @@ def export_onnx(detector, path, *, batch: int = 1, dynamic_batch: bool = False, 
     try:
         _run_exporter(module, dummy, tmp, list(detector.output_names), dynamic_batch, opset, exporter)
         model = onnx.load(str(tmp))
+        fix_output_dims(model, module, dummy)
         problems = onnx_problems(model, opset=opset)
         if problems:
             raise ValueError(f"export_onnx: {detector.name} -> {path}: {'; '.join(problems)}")
@@ -85,6 +86,22 @@ def _run_exporter(module, dummy, path: Path, output_names: list[str], dynamic_ba
     with torch.no_grad():
         torch.onnx.export(module, (dummy,), str(path), dynamo=True, dynamic_shapes=shapes,
                           external_data=False, verbose=False, **names)
+
+
+def fix_output_dims(model, module, dummy) -> None:
+    """Write the outputs' non-batch sizes into the graph (the exporter can leave them symbolic).
+
+    Our networks' outputs have fixed sizes for a fixed input, and readers of the file (the
+    Ultralytics layout detection, Triton's config) need them; the batch axis is left as exported.
+    """
+    import torch
+    with torch.no_grad():
+        outputs = module(dummy)
+    outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+    for value, tensor in zip(model.graph.output, outputs):
+        for axis, dim in enumerate(value.type.tensor_type.shape.dim):
+            if axis > 0 and not dim.dim_value and axis < tensor.dim():
+                dim.dim_value = int(tensor.shape[axis])
 
 
 def onnx_problems(model, *, opset: int = MAX_OPSET) -> list[str]:

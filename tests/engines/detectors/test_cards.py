@@ -76,3 +76,13 @@ def test_shipped_cards_match_the_weights_files(name):
     card = json.loads((WEIGHTS_DIR / f"{name}_tiny.json").read_text())
     data = read_torch_file(WEIGHTS_DIR / f"{name}_tiny.pt")
     assert (card["model"], card["size"], card["class_names"]) == (data["model"], data["size"], data["class_names"])
+
+
+def test_a_dynamic_batch_export_keeps_its_output_sizes(tmp_path):
+    # regression: with a dynamic batch axis the exporter left every output size symbolic, so the
+    # shipped yolo_tiny.onnx given as --weights failed with "unknown output layout [None, None, None]"
+    from engines.detectors import WEIGHTS_DIR
+    path = export_onnx(make_detector("yolo"), tmp_path / "dyn.onnx", batch=4, dynamic_batch=True)
+    for onnx_file in (path, WEIGHTS_DIR / "yolo_tiny.onnx"):
+        det = make_detector("yolo", onnx_file)
+        assert det.layout == "v8" and len(det.class_names) == 6
