@@ -1,4 +1,4 @@
-"""Leave no process behind: stop and reap multiprocessing's resource tracker after a run.
+"""Leave no process behind: stop and reap multiprocessing's resource tracker and fork server after a run.
 
 The spawn start method starts a resource-tracker process on the first stage start.
 It exits once every holder of its pipe has closed it, but nobody waits for it, so
@@ -41,3 +41,11 @@ def reap_resource_tracker(timeout_s: float = 5.0) -> bool:
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     return True
+
+
+def stop_forkserver() -> None:
+    """Stop the fork server the captures start from (it would outlive the run, issue 14)."""
+    from multiprocessing import forkserver
+    server = forkserver._forkserver                 # the module's singleton; no public stop exists
+    if getattr(server, "_forkserver_pid", None) is not None:
+        server._stop()

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from pipeline.errors import PipelineError
-from pipeline.reaper import reap_resource_tracker
+from pipeline.reaper import reap_resource_tracker, stop_forkserver
 from pipeline.run_plan import build_specs, model_cards, runs_here
 from pipeline.shm import remove_orphan_segments, remove_run_segments
 from pipeline.source_list import stream_sources
@@ -211,6 +211,7 @@ class Supervisor:
                 proc.kill()
                 proc.join(2)
         if not any(proc.is_alive() for proc in self.procs.values()):
+            stop_forkserver()
             reap_resource_tracker()
         remove_run_segments(self.prefix)
         path = self.run_dir / "summary.json"

@@ -136,7 +136,8 @@ def test_pipeline_with_curve_on_every_tcp_hop(keys):
     from pipeline.supervisor import Supervisor
     endpoints = {stage: f"tcp://127.0.0.1:{free_port()}" for stage in ("preprocess", "inference", "postprocess", "sink")}
     publish = f"tcp://127.0.0.1:{free_port()}"
-    cfg = config.validate({"source": {"max_frames": 20}, "publish": {"endpoint": publish}, "sinks": {"status": False},
+    cfg = config.validate({"source": {"max_frames": 20, "realtime": False}, "publish": {"endpoint": publish},
+                           "sinks": {"status": False},
                            "transport": {"endpoints": endpoints, "shared_memory": "never"},
                            "security": {"curve": str(keys)}}, "curve e2e")
     supervisor = Supervisor(cfg, log_level="WARNING")

@@ -14,7 +14,7 @@ from pathlib import Path
 from pipeline import config
 from pipeline.supervisor import Supervisor
 from tests.pipeline.test_end_to_end import free_port
-cfg = config.validate({"source": {"max_frames": 3}, "sinks": {"status": False},
+cfg = config.validate({"source": {"max_frames": 3, "realtime": False}, "sinks": {"status": False},
                        "publish": {"endpoint": f"tcp://127.0.0.1:{free_port()}"}})
 summary = Supervisor(cfg, log_level="WARNING").run(timeout_s=300)
 children = []

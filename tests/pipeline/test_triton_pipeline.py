@@ -26,7 +26,7 @@ FRAMES = 60
 
 def run_argv(*args: str) -> list[str]:
     return [sys.executable, str(REPO / "run_pipeline.py"), "--log-level", "WARNING", "run", "--no-status",
-            "--publish", f"tcp://127.0.0.1:{free_ports(1)[0]}", *args]
+            "--policy", "wait", "--publish", f"tcp://127.0.0.1:{free_ports(1)[0]}", *args]
 
 
 def start_run(*args: str, log: Path) -> subprocess.Popen:

@@ -62,7 +62,8 @@ def test_run_publishes_every_message_in_schema_and_ends_offline(broker, cli_proc
     endpoint, summary_path = free_endpoint(), tmp_path / "summary.json"
     with TopicRecorder(broker.port, "streamdet/#", PROBE) as rec:
         zmq_rec = ZmqRecorder(endpoint)
-        cli = cli_processes("run", "--no-status", "--streams", "2", "--max-frames", "25", "--publish", endpoint,
+        cli = cli_processes("run", "--no-status", "--policy", "wait", "--streams", "2", "--max-frames", "25",
+                            "--publish", endpoint,
                             "--mqtt", f"127.0.0.1:{broker.port}", "--summary", str(summary_path))
         assert cli.wait(STARTUP_S) == 0, cli.stderr
         rec.wait_for(lambda r: all("offline" in r.on(f"streamdet/cam{i}/status") for i in (0, 1)), 10)
@@ -109,7 +110,7 @@ def test_sigkill_of_the_whole_pipeline_reads_offline(broker, cli_processes):
 def test_broker_killed_mid_run_does_not_stall_zeromq(broker, cli_processes, tmp_path):
     endpoint, summary_path = free_endpoint(), tmp_path / "summary.json"
     zmq_rec = ZmqRecorder(endpoint)
-    cli, _, _ = start_unbounded(cli_processes, broker, endpoint, "--realtime", "--fps", "15",
+    cli, _, _ = start_unbounded(cli_processes, broker, endpoint, "--realtime", "--fps", "15", "--policy", "wait",
                                 "--summary", str(summary_path))
     with TopicRecorder(broker.port, "streamdet/#", PROBE) as rec:
         rec.wait_for(lambda r: len(r.on("streamdet/cam0/detections")) >= 10, STARTUP_S)

@@ -56,7 +56,7 @@ def run_and_listen(cfg: dict) -> list[tuple[str, dict]]:
 
 
 def test_track_ids_from_published_messages_match_the_ground_truth():
-    cfg = config.validate({"source": {"seed": SEED, "max_frames": FRAMES, "passers": True},
+    cfg = config.validate({"source": {"seed": SEED, "max_frames": FRAMES, "passers": True, "realtime": False},
                            "tracker": {"name": "bytetrack"}, "publish": {"endpoint": free_endpoint()},
                            "sinks": {"status": False}, "plugins": PLUGINS}, "test")
     received = run_and_listen(cfg)
@@ -86,7 +86,7 @@ def test_track_ids_from_published_messages_match_the_ground_truth():
 
 
 def test_tracker_none_publishes_no_track_ids():
-    cfg = config.validate({"source": {"seed": SEED, "max_frames": 10}, "tracker": {"name": "none"},
+    cfg = config.validate({"source": {"seed": SEED, "max_frames": 10, "realtime": False}, "tracker": {"name": "none"},
                            "publish": {"endpoint": free_endpoint()}, "sinks": {"status": False}}, "test")
     messages = [m for t, m in run_and_listen(cfg) if t == "cam0"]
     assert len(messages) == 10 and any(m["detections"] for m in messages)
