@@ -122,6 +122,9 @@ def test_four_cameras_a_file_and_synthetic_each_on_its_own(server_ready, tmp_pat
     def scenario(sup, w, port):
         cams = ["rtsp0", "rtsp1", "rtsp2", "synth"]
         w.wait_for(lambda: all(w.count(s) >= 5 for s in cams + ["file"]), 240, "every running stream")
+        # captures report twice a second: give the table one report period past the published frames
+        w.wait_for(lambda: {s["state"] for s in api_call(port, "GET", "/streams")[1]["streams"]
+                            if s["name"] in cams} == {"live"}, 5, "live states reported")
         status, listing = api_call(port, "GET", "/streams")
         seen["states_at_start"] = {s["name"]: s["state"] for s in listing["streams"]}
         assert w.count("rtsp3") == 0
@@ -140,6 +143,7 @@ def test_four_cameras_a_file_and_synthetic_each_on_its_own(server_ready, tmp_pat
         servers[1].start()                                   # same port: the stream must come back by itself
         w.wait_for(lambda: w.count("rtsp1", time.time() - 1.0) > 0, 90, "rtsp1 back after its restart")
         seen["back"] = time.time()
+        w.wait_for(lambda: sup.snapshot()["streams"]["rtsp1"]["reconnects"] >= 1, 5, "the reconnect reported")
         seen["snapshot"] = sup.snapshot()
 
     try:
