@@ -25,6 +25,7 @@ class Subscriber:
         self.sock = self._ctx.socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RCVHWM, 10_000)
+        self.sock.setsockopt(zmq.RECONNECT_IVL, 10)    # ms: started before the pipeline, it joins soon after the bind
         self.streams = {s.encode() for s in streams} if streams else None
         for stream in self.streams or [b""]:
             self.sock.setsockopt(zmq.SUBSCRIBE, stream)   # ZeroMQ matches prefixes; recv() checks exactly

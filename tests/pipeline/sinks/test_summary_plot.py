@@ -48,7 +48,7 @@ def test_plot_without_frames_still_writes_a_file(tmp_path):
 @pytest.mark.slow
 def test_run_writes_the_summary_plot(tmp_path):
     png, summary = tmp_path / "latency.png", tmp_path / "summary.json"
-    result = run_cli("run", "--no-status", "--streams", "2", "--max-frames", "20", "--publish",
+    result = run_cli("run", "--no-status", "--policy", "wait", "--streams", "2", "--max-frames", "20", "--publish",
                      f"tcp://127.0.0.1:{free_port()}", "--summary-plot", str(png),
                      "--summary", str(summary))
     assert result.returncode == 0, result.stderr
