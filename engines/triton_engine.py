@@ -35,6 +35,9 @@ def is_local_url(url: str) -> bool:
     return host in LOOPBACK or host in {socket.gethostname(), socket.getfqdn()}
 
 
+ABSENT_GRACE_S = 5.0       # how long a reachable server may not list the model before that is an error
+
+
 class TritonEngine(Engine):
     name = "triton"
 
@@ -89,9 +92,14 @@ class TritonEngine(Engine):
 
     def _wait_for_model(self) -> None:
         deadline = self._clock() + self.connect_wait_s
+        absent_since = None
         while True:
             state = self._model_state()
-            if state in ("ready", "absent"):
+            if state == "ready":
+                break
+            # a server that has just started may not list the model yet: absent for a few seconds
+            absent_since = (absent_since or self._clock()) if state == "absent" else None
+            if absent_since is not None and self._clock() - absent_since >= ABSENT_GRACE_S:
                 break
             if self._clock() >= deadline:
                 break

@@ -57,6 +57,7 @@ def attack(supervisor: Supervisor, sent: dict[str, int], done: threading.Event) 
 def test_hostile_envelopes_into_every_stage_socket():
     publish = f"tcp://127.0.0.1:{free_port()}"
     cfg = config.validate({"source": {"max_frames": FRAMES, "realtime": True, "fps": FPS},
+                           "transport": {"policy": "wait"},      # paced like a camera, but every frame counted
                            "publish": {"endpoint": publish}, "sinks": {"status": False}}, "live fuzz")
     supervisor = Supervisor(cfg, log_level="ERROR")
     sent, done = {name: 0 for name in CHAIN}, threading.Event()
