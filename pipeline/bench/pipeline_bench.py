@@ -85,7 +85,9 @@ def bench_pipeline(args, base: dict) -> dict:
     runs, bares, seqs = [], [], []
     for r in range(args.repeat):
         runs.append(run_pipeline_once(cfg, args.warmup, label=f"pipeline {r + 1}/{args.repeat}"))
-        bares.append(bare_engine_fps(cfg, args.frames)["fps"])
+        bare_run = bare_engine_fps(cfg, args.frames)
+        bares.append(bare_run["fps"])
+        cpu_budget = bare_run["cpu_budget"]      # what threads 'auto' chose (the cache the pipeline used)
         seqs.append(sequential_fps(cfg, args.frames)["fps"])
     fps = statistics.median(r["fps"] for r in runs)
     names = sorted(set().union(*(r["stages"] for r in runs)))
@@ -97,7 +99,8 @@ def bench_pipeline(args, base: dict) -> dict:
                      "max_batch": cfg["engine"]["max_batch"], "streams": args.streams, "frames": args.frames,
                      "warmup": args.warmup, "repeat": args.repeat, "live_rate": args.live_rate,
                      "source": f"{cfg['source']['uri']} {cfg['source']['width']}x{cfg['source']['height']}",
-                     "policy": cfg["transport"]["policy"], "slots": cfg["transport"]["slots"]},
+                     "policy": cfg["transport"]["policy"], "slots": cfg["transport"]["slots"],
+                     "cpu_budget": cpu_budget},
         "fps": round(fps, 2), "fps_runs": [r["fps"] for r in runs],
         "frames": statistics.median(r["frames"] for r in runs),
         "dropped": statistics.median(r["dropped"] for r in runs),
