@@ -13,6 +13,11 @@ fi
 "$repo/.venv-core/bin/python" - <<'PY'
 import json
 summary = json.load(open("/tmp/streamdet-core-check.json"))
-assert summary["frames"] == 30, summary
-print("core install check: the default ran without torch,", summary["frames"], "frames")
+# The default is live (newest frame wins): on a loaded machine a few of the 30 captured frames may be
+# skipped, but every one is either published or counted as dropped, and nothing fails.
+assert summary["stop_reason"] == "end of stream" and summary["complete"], summary
+assert summary["frames"] > 0 and summary["frames"] + summary["dropped"] == 30, summary
+assert summary["failed"] == summary["malformed"] == summary["restarts"] == 0, summary
+print("core install check: the default ran without torch,", summary["frames"], "frames published,",
+      summary["dropped"], "skipped by the newest-frame policy")
 PY
