@@ -2,27 +2,31 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 
 import numpy as np
 
 from pipeline.messages import Envelope, stage_latencies_ms
+from pipeline.ring import Ring
 
 
 def percentiles(values) -> dict[str, float]:
     if len(values) == 0:
         return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "n": 0}   # JSON null, not NaN
+    if isinstance(values, Ring):
+        values = values.values()
     p50, p95, p99 = np.percentile(np.asarray(values, dtype=np.float64), [50, 95, 99])
     return {"p50_ms": round(float(p50), 3), "p95_ms": round(float(p95), 3),
             "p99_ms": round(float(p99), 3), "n": len(values)}
 
 
 class Metrics:
-    """Keeps the last ``window`` samples per stage/hop and counts frames over the whole run."""
+    """Keeps the last ``window`` samples per stage/hop (in rings: memory fixed from the start)
+    and counts frames over the whole run."""
 
     def __init__(self, window: int = 10_000) -> None:
-        self.samples: dict[str, deque] = defaultdict(lambda: deque(maxlen=window))
-        self.timeline: deque = deque(maxlen=window)      # (publish time, end-to-end ms)
+        self.samples: dict[str, Ring] = defaultdict(lambda: Ring(window))
+        self.timeline = Ring(window, columns=2)           # (publish time, end-to-end ms)
         self.frames = 0
         self.first_ts: float | None = None
         self.last_ts: float | None = None
@@ -30,8 +34,8 @@ class Metrics:
         self.per_stream: dict[str, int] = defaultdict(int)
         self.branch_frames = 0
         self.engine = ""
-        self.stream_e2e: dict[str, deque] = defaultdict(lambda: deque(maxlen=window))
-        self.stream_times: dict[str, deque] = defaultdict(lambda: deque(maxlen=window))
+        self.stream_e2e: dict[str, Ring] = defaultdict(lambda: Ring(window))
+        self.stream_times: dict[str, Ring] = defaultdict(lambda: Ring(window))
 
     def add(self, env: Envelope, sink_in: float, published_ts: float) -> None:
         """One fast-path frame: its stamps, plus the sink's own time and the hop into it."""
@@ -67,9 +71,9 @@ class Metrics:
         return (self.frames - 1) / (self.last_ts - self.first_ts)
 
     def recent_fps(self, seconds: float = 2.0) -> float:
-        now = time.time()
-        recent = [t for t, _ in self.timeline if now - t <= seconds]
-        return len(recent) / seconds if recent else 0.0
+        if not self.timeline:
+            return 0.0
+        return int(np.count_nonzero(time.time() - self.timeline.values()[:, 0] <= seconds)) / seconds
 
     def total(self, counter: str) -> int:
         return sum(int(c.get(counter, 0)) for c in self.counts.values())
@@ -91,19 +95,22 @@ class Metrics:
         """[seconds since the first frame, end-to-end ms], thinned to at most ``points``."""
         if not self.timeline:
             return []
-        step = max(1, len(self.timeline) // points)
-        t0 = self.timeline[0][0]
-        return [[round(t - t0, 4), round(ms, 3)] for t, ms in list(self.timeline)[::step]]
+        rows = self.timeline.values()
+        step = max(1, len(rows) // points)
+        t0 = rows[0, 0]
+        return [[round(float(t - t0), 4), round(float(ms), 3)] for t, ms in rows[::step]]
 
     def stream_fps(self, stream: str, seconds: float | None = None) -> float:
         """Published frames per second of one stream: over the run, or over the last ``seconds``."""
-        times = self.stream_times.get(stream) or ()
-        if seconds is not None:
-            now = time.time()
-            return sum(1 for t in times if now - t <= seconds) / seconds
-        if len(times) < 2 or times[-1] == times[0]:
+        times = self.stream_times.get(stream)
+        if not times:
             return 0.0
-        return (len(times) - 1) / (times[-1] - times[0])
+        if seconds is not None:
+            return int(np.count_nonzero(time.time() - times.values() <= seconds)) / seconds
+        first, last = times.first(), times.last()
+        if len(times) < 2 or last == first:
+            return 0.0
+        return (len(times) - 1) / (last - first)
 
     def stream_summary(self) -> dict[str, dict]:
         """Per stream: frames, FPS, end-to-end p50/p99, drops (by stage) and reconnects."""
@@ -122,7 +129,7 @@ class Metrics:
     def status_line(self) -> str:
         def p50(key):
             v = self.samples.get(key)
-            return f"{np.median(v):.1f}" if v else "-"
+            return f"{np.median(v.values()):.1f}" if v else "-"
         return (f"{self.recent_fps():6.1f} FPS | cap {p50('capture')} pre {p50('preprocess')} "
                 f"inf {p50('inference')} post {p50('postprocess')} ms | e2e {p50('end_to_end')} ms"
                 f" | frames {self.frames} dropped {self.total('dropped')}" + self._streams_status())
@@ -137,7 +144,7 @@ class Metrics:
             e2e = self.stream_e2e[stream]
             reconnects = int(self.counts.get(f"capture.{stream}", {}).get("reconnects", 0))
             parts.append(f"{stream} {self.stream_fps(stream, 2.0):.1f} fps "
-                         f"{np.median(e2e) if e2e else float('nan'):.0f} ms "
+                         f"{np.median(e2e.values()) if e2e else float('nan'):.0f} ms "
                          f"d{sum(drops.get(stream, {}).values())} r{reconnects}")
         return " || " + " | ".join(parts)
 

@@ -7,10 +7,12 @@ to at most ``points`` per stream. ``write_latency_plot`` draws that after the ru
 """
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
+from pipeline.ring import Ring
 
 MAX_PANELS = 16
 
@@ -18,7 +20,7 @@ MAX_PANELS = 16
 class LatencyTimeline:
     def __init__(self, window: int = 20_000) -> None:
         self.window = window
-        self.samples: dict[str, deque] = defaultdict(lambda: deque(maxlen=self.window))
+        self.samples: dict[str, Ring] = defaultdict(lambda: Ring(self.window, columns=2))
 
     def record(self, stream: str, published_ts: float, e2e_ms: float) -> None:
         self.samples[stream].append((published_ts, e2e_ms))
@@ -26,11 +28,12 @@ class LatencyTimeline:
     def to_json(self, points: int = 2000) -> dict[str, list[list[float]]]:
         if not any(self.samples.values()):
             return {}
-        t0 = min(s[0][0] for s in self.samples.values() if s)
+        t0 = min(s.first()[0] for s in self.samples.values() if s)
         out = {}
         for stream, samples in sorted(self.samples.items()):
-            step = max(1, -(-len(samples) // points))
-            out[stream] = [[round(t - t0, 4), round(ms, 3)] for t, ms in list(samples)[::step]]
+            rows = samples.values()
+            step = max(1, -(-len(rows) // points))
+            out[stream] = [[round(float(t - t0), 4), round(float(ms), 3)] for t, ms in rows[::step]]
         return out
 
 
