@@ -86,7 +86,8 @@ def scenario(sup: Supervisor, port: int, workdir, seen: dict) -> None:
         before = {s: (hub.latest(s) or (0, b""))[0] for s in STREAMS}
         png = browser.screenshot(base + "/", workdir / name, wait_ms=5000, browser=name)
         after = {s: (hub.latest(s) or (0, b""))[0] for s in STREAMS}
-        seen.setdefault("browsers", {})[name] = {"png": png, "pictures": {s: after[s] - before[s] for s in STREAMS}}
+        pictures = {s: after[s] - before[s] for s in STREAMS}       # published while this browser watched
+        seen.setdefault("browsers", {})[name] = {"png": png, "pictures": pictures}
         wait_until(lambda: hub.watched() == set(), 20, f"{name}'s streams ended")
 
 
