@@ -167,7 +167,7 @@ def _firefox_screenshot(url: str, workdir: Path, width: int, height: int, timeou
                                              for k, v in FIREFOX_PREFS.items()))
     port_file = profile / "MarionetteActivePort"
     port_file.unlink(missing_ok=True)
-    # HOME and XDG_CACHE_HOME in workdir: Firefox writes a cache beside the -profile otherwise.
+    # HOME and XDG_CACHE_HOME in workdir: even with -profile Firefox writes its cache to ~/.cache/mozilla.
     env = {**os.environ, "MOZ_HEADLESS": "1", "HOME": str(workdir), "XDG_CACHE_HOME": str(workdir / "cache"),
            "MOZ_CRASHREPORTER_DISABLE": "1"}
     args = [binary("firefox"), "--headless", "--marionette", "--no-remote", "-profile", str(profile),
@@ -189,7 +189,7 @@ def _firefox_screenshot(url: str, workdir: Path, width: int, height: int, timeou
         client.command("WebDriver:Navigate", {"url": url})
         while not client.script(ready_js):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"firefox: the page never got ready ({ready_js})")
+                raise TimeoutError(f"firefox: {url} not ready within {timeout_s} s: {ready_js.strip()[-300:]}")
             time.sleep(0.1)
         # Two animation frames: what is ready is painted before the picture is taken.
         client.script("const done = arguments[arguments.length - 1];"
