@@ -1,8 +1,9 @@
 """Issue 13 on the running pipeline: a real Prometheus scrapes /metrics of a two-stream run and
-headless Chromium watches its preview page; the boxes in the screenshot are found by their pixels.
+headless Chromium and Firefox (each one installed) watch its preview page, one after the other;
+the boxes in each screenshot are found by their pixels.
 
-The supervisor runs on the test's main thread (it owns SIGINT/SIGTERM); the scenario runs on a
-thread and stops the run when it is done.
+One run for the module (``live_run``); the supervisor runs on the main thread (it owns
+SIGINT/SIGTERM); the scenario runs on a thread and stops the run when it is done.
 """
 from __future__ import annotations
 
@@ -24,10 +25,9 @@ from tests.helpers.wait import wait_until
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(prometheus.unavailable_reason() is not None,
-                                 reason=str(prometheus.unavailable_reason())),
-              pytest.mark.skipif(browser.unavailable_reason() is not None,
-                                 reason=str(browser.unavailable_reason()))]
+                                 reason=str(prometheus.unavailable_reason()))]
 STREAMS = ("cam0", "cam1")
+BROWSERS = tuple(name for name in browser.BROWSERS if browser.unavailable_reason(name) is None)
 PREVIEW_WIDTH = 480          # a card's <img> on the page (pipeline/api/preview_page.py)
 
 
@@ -81,13 +81,20 @@ def scenario(sup: Supervisor, port: int, workdir, seen: dict) -> None:
         prom.wait_until(lambda: prom.value(total) > first, 60, "the inference histogram does not grow")
         seen["inference_count"] = (first, prom.value(total))
     hub = sup.streams.preview_hub
-    assert hub.watched() == set()
-    seen["png"] = browser.screenshot(base + "/", workdir / "chromium", wait_ms=5000)
-    seen["pictures"] = {s: (hub.latest(s) or (0, b""))[0] for s in STREAMS}
-    wait_until(lambda: hub.watched() == set(), 20, "the browser's streams ended")
+    for name in BROWSERS:
+        assert hub.watched() == set()
+        before = {s: (hub.latest(s) or (0, b""))[0] for s in STREAMS}
+        png = browser.screenshot(base + "/", workdir / name, wait_ms=5000, browser=name)
+        after = {s: (hub.latest(s) or (0, b""))[0] for s in STREAMS}
+        pictures = {s: after[s] - before[s] for s in STREAMS}       # published while this browser watched
+        seen.setdefault("browsers", {})[name] = {"png": png, "pictures": pictures}
+        wait_until(lambda: hub.watched() == set(), 20, f"{name}'s streams ended")
 
 
-def test_prometheus_and_chromium_on_a_running_two_stream_pipeline(tmp_path):
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory) -> dict:
+    """What the scenario saw on one two-stream run; raises what went wrong in it."""
+    tmp_path = tmp_path_factory.mktemp("operate_live")
     port = free_port()
     cfg = config.override(config.load(None), {
         "publish.endpoint": f"tcp://127.0.0.1:{free_port()}", "sinks.status": False, "api.port": port,
@@ -112,6 +119,11 @@ def test_prometheus_and_chromium_on_a_running_two_stream_pipeline(tmp_path):
         thread.join(60)
     if errors:
         raise errors[0]
+    return seen
+
+
+def test_prometheus_on_a_running_two_stream_pipeline(live_run):
+    seen = live_run
     assert seen["unknown"] == 404 and seen["metrics_status"] == 200
     for stream in STREAMS:
         first, later = seen["published"][stream]
@@ -120,6 +132,11 @@ def test_prometheus_and_chromium_on_a_running_two_stream_pipeline(tmp_path):
         assert len(buckets) == 14 and buckets["+Inf"] >= buckets["1.0"] >= buckets["0.001"]   # 13 bounds + Inf
         assert buckets["+Inf"] > 0
     assert seen["inference_count"][1] > seen["inference_count"][0]
+
+
+@pytest.mark.parametrize("name", browser.params())
+def test_browser_on_a_running_two_stream_pipeline(live_run, name):
+    seen = live_run["browsers"][name]
     assert all(n >= 2 for n in seen["pictures"].values()), seen["pictures"]   # live: picture after picture
     rgb = browser.read_rgb(seen["png"])
     regions = preview_regions(rgb)

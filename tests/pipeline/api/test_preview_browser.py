@@ -1,5 +1,6 @@
 """The preview's whole chain (sink -> telemetry -> hub -> HTTP, hub -> control -> sink) on real
-ZeroMQ sockets and a real uvicorn, read by an MJPEG client and by headless Chromium (by pixels)."""
+ZeroMQ sockets and a real uvicorn, read by an MJPEG client and by headless Chromium and Firefox
+(by pixels)."""
 from __future__ import annotations
 
 import cv2
@@ -51,13 +52,13 @@ def image_regions(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(browser.unavailable_reason() is not None, reason=str(browser.unavailable_reason()))
-def test_chromium_shows_both_live_streams_with_their_boxes(tmp_path):
+@pytest.mark.parametrize("name", browser.params())
+def test_browser_shows_both_live_streams_with_their_boxes(tmp_path, name):
     snap = GrowingSnapshot(tuple(BOXES))
     with PreviewChain(tmp_path) as chain, serve(Starlette(routes=preview_routes(chain.hub, snap))) as url:
         wait_until(lambda: chain.frames > 10, 30, "frames flowing")
         assert chain.sink.tap.encoded == 0                              # nobody watches: nothing encoded
-        png = browser.screenshot(url + "/", tmp_path / "chromium", wait_ms=3000)
+        png = browser.screenshot(url + "/", tmp_path / name, wait_ms=3000, browser=name)
         assert chain.sink.tap.encoded > 0
     rgb = browser.read_rgb(png)
     regions = image_regions(rgb)
