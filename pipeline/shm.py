@@ -11,7 +11,8 @@ Safety without locks:
   dropped as stale, never read torn.
 - with the "wait" policy the producer never overwrites unreleased data: the
   last stage that holds a reference stores the highest seq it is done with in
-  ``released``, and the producer waits until ``seq - N < released + 1``.
+  ``released``, and the producer waits until ``seq - N < released + 1``: asleep
+  on a futex on that word (pipeline/futex.py), woken by the release.
 
 POSIX shared memory is used directly (open + mmap), not
 multiprocessing.shared_memory, whose resource tracker unlinks segments that
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import validate
+from pipeline import futex, validate
 
 SHM_DIR = Path("/dev/shm")
 _MAGIC = 0x5354524D44455431  # "STRMDET1"
@@ -91,6 +92,8 @@ class SlotRing:
             raise ValueError(f"shared memory {name} is not a streamdet slot ring")
         self.nslots, self.slot_size, self.instance = int(words[1]), int(words[2]), int(words[3])
         self._ctrl = words
+        self._released_low = np.frombuffer(mm, dtype=np.uint32, count=1, offset=4 * 8)  # futex word
+        self._released_addr = self._released_low.ctypes.data
         self._gen = np.frombuffer(mm, dtype=np.int64, count=self.nslots, offset=_HEADER_WORDS * 8)
         self._data_offset = _aligned((_HEADER_WORDS + self.nslots) * 8)
 
@@ -139,7 +142,7 @@ class SlotRing:
         return cls(name, fd, mm, owner=False)
 
     def close(self, unlink: bool = False) -> None:
-        self._ctrl = self._gen = None
+        self._ctrl = self._gen = self._released_low = None
         try:
             self._mm.close()
         except BufferError:
@@ -162,11 +165,18 @@ class SlotRing:
         if wait:
             deadline = time.monotonic() + timeout_s
             pause = 0.0001
-            while seq - self.nslots > self.released:
-                if time.monotonic() > deadline:
+            while True:
+                observed = int(self._released_low[0])
+                if seq - self.nslots <= self.released:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
                     return None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.002)
+                if futex.AVAILABLE:
+                    futex.wait(self._released_addr, observed, min(left, 0.1))
+                else:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.002)
         slot = seq % self.nslots
         self._gen[slot] = -1
         return slot
@@ -204,6 +214,8 @@ class SlotRing:
         """Mark everything up to ``seq`` as done with (the last holder calls this)."""
         if seq > int(self._ctrl[4]):
             self._ctrl[4] = seq
+            if futex.AVAILABLE:
+                futex.wake(self._released_addr)
 
 
 class SlotWriter:
