@@ -10,7 +10,8 @@ CuPy / torch twin, by the output's array type). Layouts:
 * YOLOv8/YOLO11: [B, 4 + C, N]  box xywh and C class scores per column
 
 N (the number of anchor points, e.g. 25200 or 8400) is the long axis; a dynamic
-axis is taken to be N. It runs on ONNX Runtime or TensorRT only (no torch module).
+axis is taken to be N. An Ultralytics ``dynamic=True`` export leaves both axes
+symbolic: its metadata (``version``, ``names``) then says v8 layout, C classes. It runs on ONNX Runtime or TensorRT only (no torch module).
 """
 from __future__ import annotations
 
@@ -80,6 +81,9 @@ class UltralyticsOnnxDetector(Detector):
                              f"{[out.name for out in outputs]}")
         self.output_names = (outputs[0].name,)
         dims = _dims(outputs[0])
+        names = self._names_literal()
+        if len(dims) == 3 and dims[1] is None and dims[2] is None and names and "version" in self.metadata:
+            return "v8", len(names)   # Ultralytics' dynamic=True export: [B, 4+C, N] with C and N symbolic
         layout = self._layout(dims)
         num_classes = (dims[2] - 5) if layout == "v5" else (dims[1] - 4)
         if num_classes < 1:

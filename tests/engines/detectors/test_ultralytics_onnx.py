@@ -110,6 +110,23 @@ def test_dynamic_export_dims_are_handled(tmp_path):
     assert UltralyticsOnnxDetector(write_onnx(tmp_path / "v5dyn.onnx", v5_prediction(), dynamic=axes)).layout == "v5"
 
 
+def test_ultralytics_dynamic_export_with_both_output_axes_symbolic(tmp_path):
+    # export(dynamic=True) declares the output [batch, dim_1, anchors]: the metadata says v8 and C
+    axes = {"images": {0: "batch", 2: "height", 3: "width"}, "output0": {0: "batch", 1: "dim_1", 2: "anchors"}}
+    path = write_onnx(tmp_path / "v8dyn.onnx", v8_prediction(), dynamic=axes,
+                      metadata={"imgsz": "[320, 320]", "version": "8.4.190"})
+    detector = UltralyticsOnnxDetector(path)
+    assert detector.layout == "v8" and detector.class_names == ("person", "bicycle")
+    engine = OnnxRuntimeEngine(detector, device="cpu", max_batch=2).load()
+    assert engine.meta.dynamic_batch      # (the planted head itself always outputs one image)
+    out = engine.infer(np.zeros((1, 3, 320, 320), np.float32))["output0"]
+    np.testing.assert_allclose(out[0], v8_prediction()[0].numpy())
+    without_version = write_onnx(tmp_path / "odd.onnx", v8_prediction(), dynamic=axes,
+                                 metadata={"imgsz": "[320, 320]"})
+    with pytest.raises(ValueError, match="unknown output layout"):
+        UltralyticsOnnxDetector(without_version)
+
+
 def test_dynamic_size_without_imgsz_is_an_error(tmp_path):
     axes = {"images": {2: "height", 3: "width"}}
     path = write_onnx(tmp_path / "dyn.onnx", v8_prediction(), dynamic=axes)
