@@ -11,7 +11,8 @@ CuPy / torch twin, by the output's array type). Layouts:
 
 N (the number of anchor points, e.g. 25200 or 8400) is the long axis; a dynamic
 axis is taken to be N. An Ultralytics ``dynamic=True`` export leaves both axes
-symbolic: its metadata (``version``, ``names``) then says v8 layout, C classes. It runs on ONNX Runtime or TensorRT only (no torch module).
+symbolic: its metadata (``version``, ``names``) then says v8 layout, C classes.
+It runs on ONNX Runtime or TensorRT only (no torch module).
 """
 from __future__ import annotations
 
