@@ -49,7 +49,7 @@ def bench(args) -> int:
     elif args.suite == "triton":
         from pipeline.bench.triton_bench import bench_triton
         result = bench_triton(args)
-    elif args.peer:
+    elif args.peer and not args.rtsp:       # --rtsp --peer: the cameras' peer, in bench_rtsp
         from pipeline.bench.peer import bench_peer
         result = bench_peer(args, _base_config(args))
     elif args.suite == "default-run":
@@ -80,7 +80,7 @@ def bench(args) -> int:
         print_table(result)
     path = out / ("soak.json" if args.suite == "soak" else "bench.json")
     write_result(path, result)
-    if args.peer and "results" in result["peer"]:
+    if args.peer and "results" in result.get("peer", {}):
         from pipeline.bench.plot import plot_peer
         plot_peer(result["peer"], out / "bench.png")
     if args.suite != "pipeline" or args.scaling or args.rtsp or args.peer:

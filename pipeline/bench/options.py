@@ -58,10 +58,14 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--onnx", default=None,
                    help="footprint: the ONNX model of the second run (default: the shipped yolo_tiny.onnx)")
     p.add_argument("--peer", choices=["ultralytics"],
-                   help="compare with Ultralytics' predictor on the same ONNX file and video (needs --peer-python)")
+                   help="compare with Ultralytics' predictor on the same ONNX file and video (needs --peer-python); "
+                        "with --rtsp: its multi-stream predictor on a .streams file of the same cameras")
     p.add_argument("--peer-python", help="interpreter with ultralytics installed (never imported by streamdet)")
     p.add_argument("--sweep-pipeline", action="store_true",
                    help="with --peer: also run our pipeline at every threads x spinning setting")
     p.add_argument("--peer-model", action="append",
-                   help="Ultralytics ONNX export (repeat for several sizes; default: the cached yolov8n-320/640)")
+                   help="Ultralytics ONNX export (repeat for several sizes; default: the cached yolov8n-320/640); "
+                        "--rtsp takes one (default: the first), best a dynamic-batch export")
+    p.add_argument("--peer-streams", type=int, action="append",
+                   help="--rtsp --peer: run the peer at this K only (repeat; default: every K of the run)")
     p.add_argument("--out", default="benchmarks/results/latest", help="folder for bench.json and bench.png")

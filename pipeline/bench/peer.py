@@ -72,21 +72,41 @@ def make_video(frames: int, seed: int = 0, width: int = 640, height: int = 480, 
     return path
 
 
-def run_peer(python: str, model: Path, video: Path, imgsz: int, warmup: int) -> dict:
-    cmd = [python, str(PEER_SCRIPT), "--model", str(model), "--source", str(video), "--imgsz", str(imgsz),
-           "--warmup", str(warmup)]
+def run_peer_script(python: str, args: list[str], timeout: float = 1800) -> dict:
+    """benchmarks/peer/ultralytics_peer.py ARGS under the peer interpreter -> its last JSON line."""
     env = dict(os.environ, YOLO_OFFLINE="1")       # no update checks or downloads while measuring
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env=env)
+    done = subprocess.run([python, str(PEER_SCRIPT), *args], capture_output=True, text=True, timeout=timeout,
+                          env=env)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        raise RuntimeError(f"peer failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
+        raise RuntimeError(f"peer failed (exit {done.returncode}): {(done.stderr.strip() or done.stdout)[-500:]}")
     return json.loads(lines[-1])
 
 
+def run_peer(python: str, model: Path, video: Path, imgsz: int, warmup: int) -> dict:
+    return run_peer_script(python, ["--model", str(model), "--source", str(video), "--imgsz", str(imgsz),
+                                    "--warmup", str(warmup)])
+
+
+def skipped(why: str = "no --peer-python given") -> dict:
+    """The one line (stderr) and the bench.json entry of a peer that does not run."""
+    print(f"peer: skipped ({why})", file=sys.stderr)
+    return {"skipped": why}
+
+
+def model_overrides(model: Path) -> dict:
+    """Our pipeline on the peer's ONNX file, on ONNX Runtime, on the CPU (as the peer)."""
+    return {"model.name": "yolo", "model.weights": str(model), "model.size": None,
+            "engine.name": "onnxruntime", "engine.device": "cpu"}
+
+
+def model_imgsz(model: Path) -> int:
+    from engines.detectors.ultralytics_onnx import UltralyticsOnnxDetector
+    return UltralyticsOnnxDetector(model).spec.height
+
+
 def ours_config(base: dict, model: Path, video: Path, frames: int, warmup: int, slots: int) -> dict:
-    cfg = config.override(base, {"source.uri": str(video), "model.name": "yolo", "model.weights": str(model),
-                                 "model.size": None, "engine.name": "onnxruntime", "engine.device": "cpu"},
-                          "bench --peer")
+    cfg = config.override(base, {"source.uri": str(video), **model_overrides(model)}, "bench --peer")
     return bench_config(cfg, frames=frames, warmup=warmup, slots=slots)
 
 
@@ -104,8 +124,7 @@ def ours_sweep(cfg: dict, warmup: int, imgsz: int) -> list[dict]:
 
 def compare_one(args, base: dict, model: Path, video: Path) -> dict:
     from pipeline.bench.engines_bench import bare_sweep
-    from engines.detectors.ultralytics_onnx import UltralyticsOnnxDetector
-    imgsz = UltralyticsOnnxDetector(model).spec.height
+    imgsz = model_imgsz(model)
     cfg = ours_config(base, model, video, args.frames, args.warmup, args.slots)
     rounds = []
     for r in range(args.repeat):
@@ -128,19 +147,24 @@ def compare_one(args, base: dict, model: Path, video: Path) -> dict:
             "ours_over_best_bare": med("ours_over_best_bare"), "rounds": rounds}
 
 
-def bench_peer(args, base: dict) -> dict:
-    """-> {"peer": ...}; skipped (one line) when no --peer-python is given."""
-    from pipeline.bench.machine import machine_info
-    version = check_peer_python(args.peer_python)
-    if version is None:
-        print("peer: skipped (no --peer-python given)", file=sys.stderr)
-        return {"machine": machine_info(), "peer": {"skipped": "no --peer-python given"}}
+def peer_models(args) -> list[Path]:
+    """--peer-model files (default: the cached yolov8n-320/640 exports); PeerError when there is none."""
     models = [Path(p) for p in args.peer_model] if args.peer_model else default_models()
     if not models:
         raise PeerError("bench --peer: no model: give --peer-model FILE.onnx (an Ultralytics export)")
     for model in models:
         if not model.is_file():
             raise PeerError(f"--peer-model {model}: no such file")
+    return models
+
+
+def bench_peer(args, base: dict) -> dict:
+    """-> {"peer": ...}; skipped (one line) when no --peer-python is given."""
+    from pipeline.bench.machine import machine_info
+    version = check_peer_python(args.peer_python)
+    if version is None:
+        return {"machine": machine_info(), "peer": skipped()}
+    models = peer_models(args)
     video = make_video(args.frames + args.warmup + 1)
     results = [compare_one(args, base, model, video) for model in models]
     return {"machine": machine_info(), "peer": {"name": args.peer, "ultralytics": version,

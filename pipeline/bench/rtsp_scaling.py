@@ -5,8 +5,9 @@ H.264 test pattern, run with Debian's python3-gi), so this needs a source
 checkout and the packages in .ci/apt-packages.txt. Every run is live: newest
 frame wins, drops are counted. ``--scaling`` runs K = 1, 2, 4, 8 with batch 1
 and batch K; ``--streams K`` alone runs that K with batch 1 and batch K.
-The Ultralytics multi-stream peer (a ``.streams`` file of the same URLs) is
-run by the peer-comparison harness of the performance work, not here.
+With ``--peer ultralytics --peer-python PATH`` Ultralytics' multi-stream
+predictor (a ``.streams`` file of the same URLs, the same ONNX file: rtsp_peer.py)
+runs on the same cameras after ours at each K (``--peer-streams`` to choose).
 """
 from __future__ import annotations
 
@@ -84,24 +85,32 @@ def run_cameras(base: dict, urls: list[str], max_batch: int, seconds: float, war
 
 
 def bench_rtsp(args, base: dict) -> dict:
+    from pipeline.bench import rtsp_peer
     counts = STREAM_COUNTS if args.scaling else (args.streams,)
+    base, plan, peer_entry = rtsp_peer.prepare(args, base, counts)
     size, fps = (args.camera_width, args.camera_height), args.camera_fps
     rows = []
     with tempfile.TemporaryDirectory(prefix="streamdet-rtsp-") as logs:
         servers = _servers(max(counts), size, fps, Path(logs))
         try:
             for k in counts:
+                urls = [s.url for s in servers[:k]]
                 for batch in sorted({1, k}):
                     print(f"K={k} cameras, batch {batch}: {args.seconds:.0f} s", file=sys.stderr)
-                    rows.append(run_cameras(base, [s.url for s in servers[:k]], batch, args.seconds,
-                                            args.warmup))
+                    rows.append(run_cameras(base, urls, batch, args.seconds, args.warmup))
+                if plan and k in plan.counts:
+                    rtsp_peer.measure(plan, peer_entry, rows, urls, args.seconds, args.warmup)
         finally:
             for server in servers:
                 server.kill()
-    return {"machine": machine_info(),
-            "settings": {"model": base["model"]["name"], "size": base["model"]["size"],
-                         "engine": base["engine"]["name"], "threads": base["engine"]["threads"],
-                         "cameras": f"GStreamer RTSP test pattern {size[0]}x{size[1]} @ {fps} FPS, H.264, loopback",
-                         "seconds_per_run": args.seconds, "warmup_per_stream": args.warmup,
-                         "peer": "Ultralytics multi-stream predictor: see the performance issue's harness"},
-            "rtsp_scaling": rows}
+    result = {"machine": machine_info(),
+              "settings": {"model": base["model"]["name"], "size": base["model"]["size"],
+                           "weights": base["model"].get("weights"),
+                           "engine": base["engine"]["name"], "threads": base["engine"]["threads"],
+                           "cameras": f"GStreamer RTSP test pattern {size[0]}x{size[1]} @ {fps} FPS, H.264, "
+                                      "loopback",
+                           "seconds_per_run": args.seconds, "warmup_per_stream": args.warmup},
+              "rtsp_scaling": rows}
+    if peer_entry is not None:
+        result["rtsp_peer"] = peer_entry
+    return result
