@@ -11,6 +11,7 @@ The peer cannot say when a frame was captured, so it has no e2e latency.
 """
 from __future__ import annotations
 
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,12 @@ def measure(plan: PeerPlan, entry: dict, rows: list[dict], urls: list[str], seco
     """Run the peer on ``urls`` (after our runs at that K) and add its run and the comparison to ``entry``."""
     k = len(urls)
     print(f"K={k} cameras, peer {entry['name']} predictor: {seconds:.0f} s", file=sys.stderr)
-    run = run_peer_streams(plan, urls, seconds, warmup)
+    try:
+        run = run_peer_streams(plan, urls, seconds, warmup)
+    except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:   # our runs are kept; say why
+        print(f"K={k}: peer failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        entry["runs"].append({"streams": k, "error": str(exc)[-500:]})
+        return
     entry["runs"].append(run)
     row = compare(rows, run)
     entry["comparison"].append(row)

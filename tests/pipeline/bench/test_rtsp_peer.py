@@ -148,3 +148,15 @@ def test_cli_rtsp_bad_peer_python_is_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "no such interpreter" in done.stderr
     assert not (tmp_path / "out" / "bench.json").exists()
+
+
+def test_a_failing_peer_run_is_recorded_and_ours_are_kept(monkeypatch, capsys):
+    def failing(python, argv, timeout):
+        raise RuntimeError("peer failed (exit 1): ConnectionError: 1/4: Failed to open rtsp://...\nmore")
+    monkeypatch.setattr(peer, "run_peer_script", failing)
+    plan = rtsp_peer.PeerPlan("/p/python", Path("/m.onnx"), 320, "8.4.190", (4,))
+    entry = {"name": "ultralytics", "runs": [], "comparison": []}
+    rtsp_peer.measure(plan, entry, ROWS, ["rtsp://a/1"] * 4, seconds=5, warmup=10)
+    assert entry["runs"][0]["streams"] == 4 and "Failed to open" in entry["runs"][0]["error"]
+    assert entry["comparison"] == []
+    assert capsys.readouterr().err.splitlines()[-1].startswith("K=4: peer failed: peer failed (exit 1)")
