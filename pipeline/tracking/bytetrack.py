@@ -1,17 +1,25 @@
 """ByteTrack (Zhang et al., 2022): two-stage association of high- and low-score detections.
 
-1. Confirmed tracks (tracked and recently lost), predicted by a Kalman filter
-   over the real frame gap, are matched to high-score detections by IoU
-   (Hungarian assignment, scipy's ``linear_sum_assignment``).
+1. Confirmed tracks, predicted by a Kalman filter over the real frame gap, are
+   matched to high-score detections by IoU (Hungarian assignment, scipy's
+   ``linear_sum_assignment``): first the tracked ones (seen last frame), then the
+   lost ones on what is left.
 2. Confirmed tracks still unmatched are matched to low-score detections, which
    keeps an object whose score dipped under occlusion on its track.
-A lost track also matches where it was last seen (the larger of the two IoUs),
-so an object that stopped or bounced while hidden gets its id back.
-3. Tentative tracks (seen once) are matched to the remaining high-score
-   detections; a match confirms them and gives them an id.
-Unmatched high-score detections start tentative tracks (not a second box on an
-object already matched: IoU >= ``duplicate_iou``); tracks unseen for
-more than ``max_lost_frames`` frames (by frame id, so drops count) are dropped.
+A lost track also matches where it was last seen (the larger of the IoUs), so
+an object that stopped or bounced while hidden gets its id back, and its box
+(and the detection's) is widened by ``lost_buffer`` per frame unseen (at most
+by LOST_BUFFER_MAX), a buffered IoU: the longer it is hidden, the less exactly
+the prediction places it.
+3. Tentative tracks (seen fewer than ``min_hits`` times) are matched to the
+   remaining high-score detections; enough matches confirm them and give them an id.
+A detection of another class is a worse match: ``class_mismatch_factor``
+scales its IoU when choosing among the pairs over the IoU gate, not the gate
+itself, so a track keeps an object whose class flickers (0: never matched).
+A second box on an object already matched (IoU >= ``duplicate_iou`` with a
+matched box) goes to no lost track, no low-score match and starts no track.
+Unmatched high-score detections start tracks; tracks unseen for more than
+``max_lost_frames`` frames (by frame id, so drops count) are dropped.
 """
 from __future__ import annotations
 
@@ -23,30 +31,53 @@ from pipeline.tracking import kalman
 from pipeline.tracking.base import UNCONFIRMED, IdSource, box_iou, counter
 
 TENTATIVE, TRACKED, LOST = 0, 1, 2
+LOST_BUFFER_MAX = 0.5        # a lost box is widened by at most half its size on each side
 
 
-def assign(iou: np.ndarray, rows: np.ndarray, cols: np.ndarray, min_iou: float):
-    """Optimal pairs (row, col) of ``iou[rows][:, cols]`` with IoU >= min_iou."""
+def assign(iou: np.ndarray, rows: np.ndarray, cols: np.ndarray, min_iou: float,
+           gain: np.ndarray | None = None):
+    """Optimal pairs (row, col) of ``iou[rows][:, cols]`` with IoU >= min_iou.
+
+    ``gain`` (same shape as ``iou``): what the assignment maximises over the pairs
+    that pass the gate (default the IoU); a pair under the gate never takes part.
+    """
     if len(rows) == 0 or len(cols) == 0:
         return np.zeros(0, int), np.zeros(0, int)
     sub = iou[np.ix_(rows, cols)]
-    r, c = linear_sum_assignment(-sub)
-    keep = sub[r, c] >= min_iou
+    passed = sub >= min_iou
+    value = sub if gain is None else gain[np.ix_(rows, cols)]
+    r, c = linear_sum_assignment(-np.where(passed, value, -1.0))
+    keep = passed[r, c]
     return rows[r[keep]], cols[c[keep]]
+
+
+def buffered_iou(a_xyxy: np.ndarray, b_xyxy: np.ndarray, buffer: np.ndarray) -> np.ndarray:
+    """(A, B) IoU after widening box a_i and every box b by ``buffer[i]`` of their size on each side."""
+    a = kalman.xyxy_to_cxcywh(a_xyxy)[:, None, :]              # (A, 1, 4)
+    b = kalman.xyxy_to_cxcywh(b_xyxy)[None, :, :]              # (1, B, 4)
+    grow = 1.0 + 2.0 * np.asarray(buffer, np.float64).reshape(-1, 1)   # (A, 1)
+    aw, ah, bw, bh = a[..., 2] * grow, a[..., 3] * grow, b[..., 2] * grow, b[..., 3] * grow
+    iw = np.minimum(a[..., 0] + aw / 2, b[..., 0] + bw / 2) - np.maximum(a[..., 0] - aw / 2, b[..., 0] - bw / 2)
+    ih = np.minimum(a[..., 1] + ah / 2, b[..., 1] + bh / 2) - np.maximum(a[..., 1] - ah / 2, b[..., 1] - bh / 2)
+    inter = np.maximum(iw, 0) * np.maximum(ih, 0)
+    union = aw * ah + bw * bh - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 class ByteTrack:
     def __init__(self, high_threshold: float = 0.4, low_threshold: float = 0.1,
                  new_track_threshold: float = 0.6, match_iou: float = 0.2,
                  low_match_iou: float = 0.5, tentative_match_iou: float = 0.3,
-                 max_lost_frames: int = 60, min_hits: int = 2, class_mismatch_factor: float = 0.5,
-                 duplicate_iou: float = 0.7, next_id: IdSource | None = None) -> None:
+                 max_lost_frames: int = 60, min_hits: int = 1, class_mismatch_factor: float = 0.5,
+                 duplicate_iou: float = 0.7, lost_buffer: float = 0.03,
+                 next_id: IdSource | None = None) -> None:
         self.high, self.low, self.new = high_threshold, low_threshold, new_track_threshold
         self.match_iou, self.low_match_iou = match_iou, low_match_iou
         self.tentative_match_iou = tentative_match_iou
         self.max_lost_frames, self.min_hits = max_lost_frames, min_hits
         self.class_mismatch_factor = class_mismatch_factor
         self.duplicate_iou = duplicate_iou
+        self.lost_buffer = lost_buffer
         self.next_id = next_id or counter()
         self.reset()
 
@@ -71,20 +102,30 @@ class ByteTrack:
         self.last_frame = frame_id
         self._keep(frame_id - self.last_seen <= self.max_lost_frames)   # unseen too long, by frame id
         self._predict(frame_id)
-        iou = box_iou(kalman.cxcywh_to_xyxy(self.mean), dets.xyxy)
+        predicted = kalman.cxcywh_to_xyxy(self.mean)
+        iou = box_iou(predicted, dets.xyxy)
         lost = np.flatnonzero(self.status == LOST)      # also where it was last seen: it may have stopped or turned
         iou[lost] = np.maximum(iou[lost], box_iou(self.last_box[lost], dets.xyxy))
-        if self.class_mismatch_factor != 1:     # a box of another class is a worse match (0: never)
+        if self.lost_buffer > 0 and len(lost) and len(dets):     # hidden longer, placed less exactly
+            buffer = np.minimum(self.lost_buffer * (frame_id - self.last_seen[lost]), LOST_BUFFER_MAX)
+            iou[lost] = np.maximum(iou[lost], buffered_iou(predicted[lost], dets.xyxy, buffer))
+        gain = None
+        if self.class_mismatch_factor == 0:     # a box of another class is never a match
+            iou = np.where(self.class_id[:, None] != dets.class_id[None, :], 0.0, iou)
+        elif self.class_mismatch_factor != 1:   # ... or a worse one: it loses ties, it passes the gate
             other = self.class_id[:, None] != dets.class_id[None, :]
-            iou = np.where(other, iou * self.class_mismatch_factor, iou)
+            gain = np.where(other, iou * self.class_mismatch_factor, iou)
         score = dets.score
         high = np.flatnonzero(score >= self.high)
         low = np.flatnonzero((score >= self.low) & (score < self.high))
-        t1, d1 = assign(iou, np.flatnonzero(self.status != TENTATIVE), high, self.match_iou)
-        tracked = np.setdiff1d(np.flatnonzero(self.status != TENTATIVE), t1)
-        t2, d2 = assign(iou, tracked, low, self.low_match_iou)
+        ta, da = assign(iou, np.flatnonzero(self.status == TRACKED), high, self.match_iou, gain)
+        high_free = self._not_duplicates(dets, np.setdiff1d(high, da), da)
+        tb, db = assign(iou, lost, high_free, self.match_iou, gain)
+        t1, d1 = np.concatenate([ta, tb]), np.concatenate([da, db])
+        unmatched = np.setdiff1d(np.flatnonzero(self.status != TENTATIVE), t1)
+        t2, d2 = assign(iou, unmatched, self._not_duplicates(dets, low, d1), self.low_match_iou, gain)
         high_left = np.setdiff1d(high, d1)
-        t3, d3 = assign(iou, np.flatnonzero(self.status == TENTATIVE), high_left, self.tentative_match_iou)
+        t3, d3 = assign(iou, np.flatnonzero(self.status == TENTATIVE), high_left, self.tentative_match_iou, gain)
         tracks, det_index = np.concatenate([t1, t2, t3]), np.concatenate([d1, d2, d3])
         self._correct(tracks, dets, det_index, frame_id)
         ids = np.full(len(dets), UNCONFIRMED, np.int64)

@@ -19,12 +19,15 @@ TRACKER_SCHEMA: dict[str, tuple] = {
     "low_match_iou": (NUMBER, 0.5, None),         # second association
     "tentative_match_iou": (NUMBER, 0.3, None),   # confirming a track seen once
     "max_lost_frames": (int, 60, None),           # frames (by frame id) a lost track is kept
-    "min_hits": (int, 2, None),                   # detections before a track gets an id
-    "class_mismatch_factor": (NUMBER, 0.5, None), # IoU with a detection of another class is scaled by this
-    "duplicate_iou": (NUMBER, 0.7, None),         # no new track on a box overlapping a matched box this much
+    "min_hits": (int, 1, None),                   # detections before a track gets an id
+    "class_mismatch_factor": (NUMBER, 0.5, None), # a box of another class: IoU scaled by this among the pairs
+                                                  # over the gate (0: never a match)
+    "duplicate_iou": (NUMBER, 0.7, None),         # a box overlapping a matched box this much: no new track,
+                                                  # no lost track, no low-score match
+    "lost_buffer": (NUMBER, 0.03, None),          # a lost track's box widens by this fraction per frame unseen
 }
 UNIT_KEYS = ("high_threshold", "low_threshold", "new_track_threshold", "match_iou",
-             "low_match_iou", "tentative_match_iou", "class_mismatch_factor", "duplicate_iou")
+             "low_match_iou", "tentative_match_iou", "class_mismatch_factor", "duplicate_iou", "lost_buffer")
 
 
 def check_tracker(section: dict) -> str | None:

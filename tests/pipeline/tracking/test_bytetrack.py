@@ -5,7 +5,7 @@ import pytest
 from engines.core.detections import Detections
 from pipeline.tracking.bank import TrackingBank, reconnect_count
 from pipeline.tracking.base import UNCONFIRMED, box_iou
-from pipeline.tracking.bytetrack import ByteTrack
+from pipeline.tracking.bytetrack import ByteTrack, assign, buffered_iou
 
 SIZE = 40.0
 
@@ -93,7 +93,7 @@ def test_a_gap_is_bridged_by_the_frame_id_not_by_the_call_count():
 
 
 def test_a_gap_longer_than_max_lost_frames_starts_a_new_track():
-    tracker = ByteTrack(max_lost_frames=5)
+    tracker = ByteTrack(max_lost_frames=5, min_hits=2)
     first = [tracker.update(frame([(100, 100, 0.9)]), k)[0] for k in range(3)]
     later = [tracker.update(frame([(100, 100, 0.9)]), k)[0] for k in range(10, 13)]
     assert first[1] == first[2] != UNCONFIRMED
@@ -101,10 +101,19 @@ def test_a_gap_longer_than_max_lost_frames_starts_a_new_track():
 
 
 def test_first_sighting_is_unconfirmed_then_confirmed():
-    tracker = ByteTrack()
+    tracker = ByteTrack(min_hits=2)
     assert tracker.update(frame([(50, 50, 0.9)]), 0).tolist() == [UNCONFIRMED]
     confirmed = tracker.update(frame([(52, 50, 0.9)]), 1)
     assert confirmed[0] >= 1
+
+
+@pytest.mark.parametrize("min_hits, first_published", [(None, True), (1, True), (2, False), (3, False)])
+def test_min_hits_decides_when_a_new_object_gets_its_id(min_hits, first_published):
+    # the default is 1: a new object (score >= new_track_threshold) is published with its id at once
+    tracker = ByteTrack() if min_hits is None else ByteTrack(min_hits=min_hits)
+    ids = [int(tracker.update(frame([(50 + 2 * k, 50, 0.9)]), k)[0]) for k in range(4)]
+    assert (ids[0] != UNCONFIRMED) is first_published
+    assert len({i for i in ids if i != UNCONFIRMED}) == 1 and ids[-1] != UNCONFIRMED
 
 
 def test_low_scores_never_start_a_track():
@@ -124,7 +133,7 @@ def test_the_tracker_changes_no_detection():
 
 
 def test_frame_ids_going_back_start_over():
-    tracker = ByteTrack()
+    tracker = ByteTrack(min_hits=2)
     for k in range(3):
         old = tracker.update(frame([(50, 50, 0.9)]), 100 + k)[0]
     assert tracker.update(frame([(50, 50, 0.9)]), 0)[0] == UNCONFIRMED
@@ -169,3 +178,123 @@ def test_a_second_box_on_a_tracked_object_starts_no_track():
         dets.class_id[1:] = 1
         seen |= {int(i) for i in tracker.update(dets, k) if i != UNCONFIRMED}
     assert len(seen) == 1
+
+
+def classed(rows) -> Detections:
+    """rows: (x, y, score, class_id) centres of 40x40 boxes."""
+    dets = frame([(x, y, sc) for x, y, sc, _ in rows])
+    dets.class_id[:] = [c for *_, c in rows]
+    return dets
+
+
+# the detector's class flickers on a tracked object: (frames, score and shift while flickered)
+FLICKER = [
+    ("low score, other class", 0.3, 0),       # second association: IoU 1 scaled by 0.5 failed low_match_iou
+    ("low score, other class, moved", 0.3, 6),
+    ("high score, other class, fast", 0.9, 14),  # IoU ~0.32, scaled 0.16 failed match_iou 0.2
+]
+
+
+@pytest.mark.parametrize("name, score, jump", FLICKER, ids=[c[0] for c in FLICKER])
+def test_a_flickering_class_keeps_the_track(name, score, jump):
+    tracker, ids = ByteTrack(), []
+    for k in range(12):
+        flicker = 4 <= k < 8
+        x = 100 + 4 * k + (jump if flicker else 0)
+        ids.append(int(tracker.update(classed([(x, 100, score if flicker else 0.9, 1 if flicker else 0)]), k)[0]))
+    assert UNCONFIRMED not in ids and len(set(ids)) == 1, ids
+
+
+@pytest.mark.parametrize("factor, same_class_wins", [(0.5, True), (1.0, False), (0.0, True)])
+def test_the_class_still_decides_between_two_boxes(factor, same_class_wins):
+    # two boxes on a tracked object: the other class overlaps the prediction more
+    tracker = ByteTrack(class_mismatch_factor=factor)
+    for k in range(3):
+        first = tracker.update(classed([(100, 100, 0.9, 0)]), k)[0]
+    ids = tracker.update(classed([(100, 100, 0.9, 1), (106, 100, 0.9, 0)]), 3)
+    assert bool(ids[1] == first) == same_class_wins and bool(ids[0] == first) != same_class_wins
+
+
+def test_another_class_never_matches_with_factor_zero():
+    tracker = ByteTrack(class_mismatch_factor=0.0)
+    first = [int(tracker.update(classed([(100, 100, 0.9, 0)]), k)[0]) for k in range(3)]
+    later = int(tracker.update(classed([(100, 100, 0.9, 1)]), 3)[0])
+    assert later != first[-1]
+
+
+def test_assign_never_trades_a_pair_over_the_gate_for_one_under_it():
+    # IoU sum is higher crossed (0.5 + 0.15) but the 0.15 pair fails the gate: (0, 0) is the match
+    iou = np.array([[0.6, 0.5], [0.15, 0.0]])
+    rows, cols = assign(iou, np.array([0, 1]), np.array([0, 1]), 0.2)
+    assert list(zip(rows.tolist(), cols.tolist())) == [(0, 0)]
+
+
+def test_assign_maximises_the_gain_over_the_gate():
+    iou = np.array([[0.6, 0.5]])
+    gain = np.array([[0.3, 0.5]])          # e.g. the 0.6 box is of another class
+    assert assign(iou, np.array([0]), np.array([0, 1]), 0.2, gain)[1].tolist() == [1]
+
+
+def test_buffered_iou():
+    a = [[0, 0, 10, 10]]
+    b = [[20, 0, 30, 10]]                 # 10 px apart: no overlap
+    assert buffered_iou(a, b, [0.0])[0, 0] == pytest.approx(0.0)
+    assert buffered_iou(a, a, [0.3])[0, 0] == pytest.approx(1.0)
+    assert buffered_iou(a, b, [0.5])[0, 0] == pytest.approx(0.0)     # widths 20: touching
+    assert buffered_iou(a, b, [1.0])[0, 0] == pytest.approx(10 * 30 / (2 * 900 - 300))
+
+
+def hidden_and_slowed(k: int):
+    """A moves 6 px a frame, is hidden at frames 8..27 and comes back having slowed to 3 px a frame;
+    B stands still far away."""
+    x = 100 + 6 * k if k < 8 else 148 + 3 * (k - 8)
+    return ([] if 8 <= k < 28 else [(x, 200, 0.9, 0)]) + [(500, 400, 0.9, 1)]
+
+
+def hidden_behind(k: int):
+    """B (class 1) walks behind A (class 0, standing) and stays hidden; the detector gives A a second
+    box of class 1, shifted towards where B was last seen."""
+    rows = [(300, 200, 0.9, 0)]
+    if k < 6:
+        rows.append((240 + 6 * k, 200, 0.9, 1))
+    elif k >= 8:
+        rows.append((296, 200, 0.85, 1))
+    return rows
+
+
+def owners_of_object_a(scenario, frames: int, **params):
+    tracker, seen = ByteTrack(**params), []
+    for k in range(frames):
+        rows = scenario(k)
+        ids = tracker.update(classed(rows), k)
+        seen.append((rows, ids))
+    return seen
+
+
+def test_a_long_hidden_object_that_slowed_gets_its_id_back():
+    seen = owners_of_object_a(hidden_and_slowed, 34)
+    ids_a = {int(ids[0]) for rows, ids in seen if len(rows) == 2}
+    assert len(ids_a) == 1 and UNCONFIRMED not in ids_a
+    without = owners_of_object_a(hidden_and_slowed, 34, lost_buffer=0.0)        # as before: a new id
+    assert len({int(ids[0]) for rows, ids in without if len(rows) == 2}) == 2
+
+
+def test_a_lost_track_takes_no_second_box_of_a_tracked_object():
+    seen = owners_of_object_a(hidden_behind, 14)
+    b_id = int(seen[0][1][1])
+    later = [ids for rows, ids in seen[8:]]
+    assert all(b_id not in ids.tolist() for ids in later)          # B's id is not put on A's second box
+    assert len({int(ids[0]) for ids in later}) == 1 and later[0][0] == seen[0][1][0]
+
+
+def test_a_tracked_object_keeps_its_box_against_a_lost_track_on_the_same_spot():
+    # B stood at x=120 and is hidden from frame 3; A walks right 4 px a frame and at frame 13 its box
+    # jumps 8 px ahead, exactly onto B's last box: on IoU alone B's lost track (1.0) would take it
+    # from A's prediction (0.67); tracked tracks are matched first
+    tracker = ByteTrack()
+    for k in range(14):
+        rows = [(60 + 4 * k + (8 if k == 13 else 0), 300, 0.9, 0)] + ([(120, 300, 0.9, 0)] if k < 3 else [])
+        ids = tracker.update(classed(rows), k)
+        if k == 0:
+            a_id, b_id = int(ids[0]), int(ids[1])
+    assert int(ids[0]) == a_id != b_id
