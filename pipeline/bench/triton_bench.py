@@ -72,9 +72,12 @@ def run_pipelines(count: int, engine_args: list[str], frames: int, folder: Path)
     """
     procs = []
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    unpaced = folder / "unpaced.yaml"     # the default camera is live (paced, newest wins): as fast as it goes, no drops
+    unpaced.write_text("source: {realtime: false}\ntransport: {policy: wait}\n")
     for index in range(count):
         summary = folder / f"summary-{count}-{index}-{engine_args[1]}.json"
-        argv = [sys.executable, str(REPO / "run_pipeline.py"), "run", "--no-status", "--seed", str(index),
+        argv = [sys.executable, str(REPO / "run_pipeline.py"), "run", "--config", str(unpaced), "--no-status",
+                "--seed", str(index),
                 "--max-frames", str(frames), "--publish", f"tcp://127.0.0.1:{free_ports(1)[0]}",
                 "--summary", str(summary), *engine_args]
         procs.append((subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
