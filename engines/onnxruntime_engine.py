@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from engines.base import Engine, EngineMeta, EngineUnavailable, cuda_index, to_device_array
+from engines.ort_tuning import PipelineTuning
 from engines.threads import AUTO, CpuBudget, choose_budget, file_digest, ort_candidates
 
 ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
@@ -28,7 +29,7 @@ def ort_gpu_missing(providers) -> str:
             f"{', '.join(providers) or 'none'}: pip uninstall -y onnxruntime && pip install onnxruntime-gpu")
 
 
-class OnnxRuntimeEngine(Engine):
+class OnnxRuntimeEngine(PipelineTuning, Engine):
     name = "onnxruntime"
 
     def __init__(self, detector, *, device: str = "auto", half: bool = False, max_batch: int = 1,
@@ -45,6 +46,7 @@ class OnnxRuntimeEngine(Engine):
         self.session = None
         self._stream = None
         self._static_batch: int | None = None
+        self._auto: dict | None = None     # threads 'auto' on CPU: what tuning in a pipeline needs
 
     # -- loading -------------------------------------------------------------------------
     def load(self) -> "OnnxRuntimeEngine":
@@ -115,7 +117,11 @@ class OnnxRuntimeEngine(Engine):
             feed = {model_input.name: np.random.default_rng(0).random(shape).astype(dtype)}
             return lambda: session.run(None, feed)
         extra = (shape, _ort_version(ort), self.spin)
-        budget, self.budget_info = choose_budget(self.name, file_digest(path), extra, candidates, make_runner)
+        digest = file_digest(path)
+        budget, self.budget_info = choose_budget(self.name, digest, extra, candidates, make_runner)
+        self._auto = {"candidates": candidates, "model_id": digest, "extra": extra,
+                      "new_session": lambda b: ort.InferenceSession(str(path), self._session_options(ort, b),
+                                                                    providers=providers)}
         return budget
 
     def _session_options(self, ort, budget: CpuBudget):

@@ -150,19 +150,24 @@ def cache_key(engine: str, model_id: str, extra: Iterable = ()) -> str:
 
 
 def load_cached(key: str) -> CpuBudget | None:
+    return load_cached_entry(key)[0]
+
+
+def load_cached_entry(key: str) -> tuple[CpuBudget | None, dict]:
+    """(budget, the whole cached record) or (None, {})."""
     path = cache_dir() / f"{key}.json"
     try:
         data = json.loads(path.read_text())
         budget = CpuBudget(intra_op=int(data["intra_op"]), spinning=bool(data["spinning"]),
                            inter_op=int(data.get("inter_op", 1)))
     except (OSError, ValueError, KeyError, TypeError):
-        return None
+        return None, {}
     if not 1 <= budget.intra_op <= usable_cores() or budget.inter_op < 1:
-        return None
-    return budget
+        return None, {}
+    return budget, data
 
 
-def store_cached(key: str, budget: CpuBudget, timings: dict[str, float]) -> None:
+def store_cached(key: str, budget: CpuBudget, timings: dict) -> None:
     path = cache_dir() / f"{key}.json"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

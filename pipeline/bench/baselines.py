@@ -16,6 +16,7 @@ from engines.detect import detect_frames
 from engines.detectors import make_detector
 from engines.select import make_engine
 from pipeline.messages import Envelope
+from pipeline.run_plan import hop_policy
 from pipeline.stages.arguments import thresholds
 from pipeline.schema import dumps, to_public
 from pipeline.sources.factory import make_source
@@ -48,9 +49,11 @@ def bare_engine_fps(cfg: dict, frames: int, warmup: int = 20, spin: bool | None 
         engine.infer(inputs[i % 4])
     elapsed = time.perf_counter() - start
     budget = dict(engine.meta.cpu_budget)
+    tuned = getattr(engine, "cached_pipeline_budget", None)
+    pipeline_budget = tuned(hop_policy(cfg)) if tuned else None    # what the pipeline's inference stage kept
     engine.close()
     return {"fps": round(calls * batch / elapsed, 2), "ms_per_batch": round(elapsed / calls * 1e3, 3),
-            "batch": batch, "engine": engine.name, "cpu_budget": budget}
+            "batch": batch, "engine": engine.name, "cpu_budget": budget, "pipeline_cpu_budget": pipeline_budget}
 
 
 def sequential_fps(cfg: dict, frames: int, warmup: int = 20, endpoint: str = "tcp://127.0.0.1:5599") -> dict:

@@ -34,7 +34,8 @@ def bare_sweep(cfg: dict, frames: int) -> list[dict]:
                          "ms_per_batch": result["ms_per_batch"]})
     auto = _in_fresh_process(config.override(cfg, {"engine.threads": AUTO}, "bench sweep"), frames)
     rows.append({"threads": AUTO, "spinning": auto["cpu_budget"].get("spinning"), "fps": auto["fps"],
-                 "ms_per_batch": auto["ms_per_batch"], "auto_choice": auto["cpu_budget"]})
+                 "ms_per_batch": auto["ms_per_batch"], "auto_choice": auto["cpu_budget"],
+                 "pipeline_choice": auto.get("pipeline_cpu_budget")})    # kept by a pipeline run before, if any
     return rows
 
 CPU_MATRIX = (("yolo", "tiny"), ("yolo", "n"))

@@ -87,7 +87,8 @@ def bench_pipeline(args, base: dict) -> dict:
         runs.append(run_pipeline_once(cfg, args.warmup, label=f"pipeline {r + 1}/{args.repeat}"))
         bare_run = bare_engine_fps(cfg, args.frames)
         bares.append(bare_run["fps"])
-        cpu_budget = bare_run["cpu_budget"]      # what threads 'auto' chose (the cache the pipeline used)
+        cpu_budget = bare_run["cpu_budget"]      # what threads 'auto' chose for the engine alone
+        pipeline_budget = bare_run["pipeline_cpu_budget"]    # ... and what the pipeline kept (tuned on its frames)
         seqs.append(sequential_fps(cfg, args.frames)["fps"])
     fps = statistics.median(r["fps"] for r in runs)
     names = sorted(set().union(*(r["stages"] for r in runs)))
@@ -100,7 +101,7 @@ def bench_pipeline(args, base: dict) -> dict:
                      "warmup": args.warmup, "repeat": args.repeat, "live_rate": args.live_rate,
                      "source": f"{cfg['source']['uri']} {cfg['source']['width']}x{cfg['source']['height']}",
                      "policy": cfg["transport"]["policy"], "slots": cfg["transport"]["slots"],
-                     "cpu_budget": cpu_budget},
+                     "cpu_budget": cpu_budget, "pipeline_cpu_budget": pipeline_budget},
         "fps": round(fps, 2), "fps_runs": [r["fps"] for r in runs],
         "frames": statistics.median(r["frames"] for r in runs),
         "dropped": statistics.median(r["dropped"] for r in runs),

@@ -7,6 +7,7 @@ network (torch only when the engine is the torch one or the model must be export
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from engines.detectors import from_card
 from engines.select import make_engine
 from pipeline.messages import Envelope
 from pipeline.stage import Stage, StageIO
+from pipeline.stages.budget_tuner import BudgetTuner
 from pipeline.stages.gpu_preprocess import FramePreprocessor
 
 log = logging.getLogger("streamdet.inference")
@@ -36,6 +38,9 @@ class InferenceStage(Stage):
         self.frames_in = FramePreprocessor(self.detector.spec, self.engine.meta.device)
         self.engine.warmup()
         self.engine_name = self.engine.meta.name
+        receiver = getattr(io, "receiver", None)
+        policy = receiver.policy if receiver is not None else "none"
+        self.tuner = BudgetTuner(self.engine, context=policy)   # threads 'auto': budgets tried on real frames
 
     def process_batch(self, envs: list[Envelope]) -> list[Envelope | None]:
         outs: list[Envelope | None] = []
@@ -49,8 +54,11 @@ class InferenceStage(Stage):
             batch = tensors[0][None] if len(tensors) == 1 else np.stack(tensors)
         else:                    # preprocessing was left to this stage (GPU engine)
             batch = self.frames_in([self.io.array(e, "frame") for e in envs])
+        self.tuner.batch_started()
+        started = time.perf_counter()
         try:
             outputs = self.engine.infer(batch)
+            self.tuner.batch_done(len(envs), time.perf_counter() - started)
         except EngineOffline:          # remote engine down: drop and count, never queue
             self.io.dropped += len(envs)
             return [None] * len(envs)
