@@ -23,7 +23,11 @@ log = logging.getLogger("streamdet.inference")
 class BudgetTuner:
     def __init__(self, engine, context: str, *, window_frames: int = 15, rounds: int = 2,
                  tie: float = 0.97, clock=time.perf_counter) -> None:
-        candidates = engine.tuning_candidates(context) if hasattr(engine, "tuning_candidates") else []
+        try:
+            candidates = engine.tuning_candidates(context) if hasattr(engine, "tuning_candidates") else []
+        except Exception as exc:      # tuning is an optimisation: the load-time choice still works
+            log.warning("CPU budgets not tried on the pipeline (%s); keeping the engine-alone choice", exc)
+            candidates = []
         self.engine, self.window_frames, self.tie, self.clock = engine, window_frames, tie, clock
         self.schedule = [budget for _ in range(rounds) for budget in candidates] if len(candidates) > 1 else []
         self.results: dict = defaultdict(list)       # budget -> [(frames per second, median inference ms)]

@@ -42,3 +42,25 @@ def test_explicit_threads_are_never_tuned(tmp_path, options):
     engine = _ort(tmp_path, **options)
     assert engine.tuning_candidates("wait") == [] and engine.cached_pipeline_budget("wait") is None
     assert engine.budget == CpuBudget(options["threads"], options.get("spin", False))
+
+
+def test_a_session_is_warmed_at_the_detector_size_when_the_model_leaves_it_symbolic():
+    """A dynamic Ultralytics export has input [batch, 3, height, width] all symbolic: warming with a
+    1x1 image failed inside the model (Concat of mismatched dimensions) and the stage crash-looped."""
+    class Input:
+        name, type, shape = "images", "tensor(float)", ["batch", 3, "height", "width"]
+
+    class Session:
+        def get_inputs(self):
+            return [Input()]
+
+        def run(self, names, feed):
+            self.fed = feed["images"].shape
+
+    class Spec:
+        height, width = 320, 256
+
+    engine = OnnxRuntimeEngine.__new__(OnnxRuntimeEngine)
+    engine.detector = type("Detector", (), {"spec": Spec()})()
+    session = Session()
+    assert engine._warm(session) is session and session.fed == (1, 3, 320, 256)

@@ -77,3 +77,13 @@ def test_an_engine_without_tuning_is_left_alone():
     tuner.batch_started()
     tuner.batch_done(1, 0.01)
     assert not tuner.active
+
+
+def test_a_failure_while_preparing_the_candidates_keeps_the_engine_running(caplog):
+    class Broken(FakeEngine):
+        def tuning_candidates(self, context):
+            raise RuntimeError("a candidate session failed its first run")
+    engine = Broken([ONE, TWO])
+    tuner = BudgetTuner(engine, "wait")
+    assert not tuner.active and engine.kept is None and engine.used == []
+    assert "keeping the engine-alone choice" in caplog.text
