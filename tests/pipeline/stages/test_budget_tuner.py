@@ -63,11 +63,15 @@ def test_time_waiting_for_input_counts_against_the_budget():
     assert engine.kept == ONE
 
 
-@pytest.mark.parametrize("candidates, schedule, kept", [([], 0, None), ([TWO], 0, TWO)])
-def test_nothing_to_try(candidates, schedule, kept):
+@pytest.mark.parametrize("candidates, context, kept", [
+    ([], "wait", None),
+    ([TWO], "wait", TWO),
+    ([ONE, TWO], "latest", None),     # live: drops after this stage would hide a starved downstream
+])
+def test_nothing_to_try(candidates, context, kept):
     engine = FakeEngine(candidates)
-    tuner = BudgetTuner(engine, "latest")
-    assert len(tuner.schedule) == schedule and not tuner.active and engine.kept == kept
+    tuner = BudgetTuner(engine, context)
+    assert tuner.schedule == [] and not tuner.active and engine.kept == kept
     tuner.batch_started()
     tuner.batch_done(1, 0.01)
 
