@@ -59,10 +59,11 @@ class OnnxRuntimeEngine(PipelineTuning, Engine):
             notes.append("half ignored on CPU")
         path = self._model_file(half, notes)
         providers = self._providers(device, available)
-        self.budget = self._choose_budget(ort, path, providers, device)
+        self._new_session = lambda budget: ort.InferenceSession(str(path), self._session_options(ort, budget),
+                                                                providers=providers)
+        self.budget = self._choose_budget(ort, path, device)
         notes.append(f"CPU: {self.budget.label()} ({self.budget_info['source']})")
-        self.session = ort.InferenceSession(str(path), self._session_options(ort, self.budget),
-                                            providers=providers)
+        self.session = self._new_session(self.budget)
         self._meta = self._describe_session(device, notes)
         self._meta.cpu_budget = dict(self.budget_info)
         if self.io_binding is None:
@@ -96,7 +97,7 @@ class OnnxRuntimeEngine(PipelineTuning, Engine):
         notes.append(f"model {path} (exported)")
         return path
 
-    def _choose_budget(self, ort, path: Path, providers: list, device: str) -> CpuBudget:
+    def _choose_budget(self, ort, path: Path, device: str) -> CpuBudget:
         """Explicit threads as given; 'auto' on CPU measured (or read from the cache)."""
         if self.threads != AUTO or device != "cpu":
             count = 1 if self.threads == AUTO else self.threads
@@ -111,7 +112,7 @@ class OnnxRuntimeEngine(PipelineTuning, Engine):
             candidates = [c for c in candidates if c.spinning == bool(self.spin)]
 
         def make_runner(budget: CpuBudget):
-            session = ort.InferenceSession(str(path), self._session_options(ort, budget), providers=providers)
+            session = self._new_session(budget)
             model_input = session.get_inputs()[0]
             dtype = np.float16 if model_input.type == "tensor(float16)" else np.float32
             feed = {model_input.name: np.random.default_rng(0).random(shape).astype(dtype)}
@@ -119,9 +120,7 @@ class OnnxRuntimeEngine(PipelineTuning, Engine):
         extra = (shape, _ort_version(ort), self.spin)
         digest = file_digest(path)
         budget, self.budget_info = choose_budget(self.name, digest, extra, candidates, make_runner)
-        self._auto = {"candidates": candidates, "model_id": digest, "extra": extra,
-                      "new_session": lambda b: ort.InferenceSession(str(path), self._session_options(ort, b),
-                                                                    providers=providers)}
+        self._auto = {"candidates": candidates, "model_id": digest, "extra": extra}
         return budget
 
     def _session_options(self, ort, budget: CpuBudget):

@@ -20,7 +20,8 @@ from engines.threads import AUTO, CpuBudget, cache_key, load_cached_entry, store
 
 
 class PipelineTuning:
-    """Mixed into the ONNX Runtime engine; needs ``self._auto`` (set when threads is 'auto' on CPU)."""
+    """Mixed into the ONNX Runtime engine; needs ``self._auto`` (set when threads is 'auto' on CPU)
+    and ``self._new_session(budget)``."""
 
     def _pipeline_key(self, context: str) -> str:
         auto = self._auto
@@ -42,11 +43,11 @@ class PipelineTuning:
         cached, _ = load_cached_entry(self._pipeline_key(context))
         if cached is not None:
             if cached != self.budget:
-                self.session = self._warm(self._auto["new_session"](cached))
+                self.session = self._warm(self._new_session(cached))
                 self.budget = cached
             self._set_info(cached, "pipeline cache")
             return []
-        self._sessions = {b: self.session if b == self.budget else self._warm(self._auto["new_session"](b))
+        self._sessions = {b: self.session if b == self.budget else self._warm(self._new_session(b))
                           for b in self._auto["candidates"]}
         return list(self._sessions)
 

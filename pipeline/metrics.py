@@ -13,8 +13,6 @@ from pipeline.ring import Ring
 def percentiles(values) -> dict[str, float]:
     if len(values) == 0:
         return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "n": 0}   # JSON null, not NaN
-    if isinstance(values, Ring):
-        values = values.values()
     p50, p95, p99 = np.percentile(np.asarray(values, dtype=np.float64), [50, 95, 99])
     return {"p50_ms": round(float(p50), 3), "p95_ms": round(float(p95), 3),
             "p99_ms": round(float(p99), 3), "n": len(values)}
@@ -129,7 +127,7 @@ class Metrics:
     def status_line(self) -> str:
         def p50(key):
             v = self.samples.get(key)
-            return f"{np.median(v.values()):.1f}" if v else "-"
+            return f"{np.median(v):.1f}" if v else "-"
         return (f"{self.recent_fps():6.1f} FPS | cap {p50('capture')} pre {p50('preprocess')} "
                 f"inf {p50('inference')} post {p50('postprocess')} ms | e2e {p50('end_to_end')} ms"
                 f" | frames {self.frames} dropped {self.total('dropped')}" + self._streams_status())
@@ -144,7 +142,7 @@ class Metrics:
             e2e = self.stream_e2e[stream]
             reconnects = int(self.counts.get(f"capture.{stream}", {}).get("reconnects", 0))
             parts.append(f"{stream} {self.stream_fps(stream, 2.0):.1f} fps "
-                         f"{np.median(e2e.values()) if e2e else float('nan'):.0f} ms "
+                         f"{np.median(e2e) if e2e else float('nan'):.0f} ms "
                          f"d{sum(drops.get(stream, {}).values())} r{reconnects}")
         return " || " + " | ".join(parts)
 

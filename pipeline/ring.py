@@ -37,6 +37,11 @@ class Ring:
             return self._data[:self._count].copy()
         return np.concatenate((self._data[self._next:], self._data[:self._next]))
 
+    def __array__(self, dtype=None, copy=None):
+        """NumPy reads a ring as its kept values, oldest first (np.median(ring), np.asarray(ring))."""
+        values = self.values()
+        return values if dtype is None else values.astype(dtype)
+
     def first(self):
         return self._data[0 if self._count < len(self._data) else self._next]
 

@@ -116,14 +116,15 @@ class ByteTrack:
             other = self.class_id[:, None] != dets.class_id[None, :]
             gain = np.where(other, iou * self.class_mismatch_factor, iou)
         score = dets.score
+        between = box_iou(dets.xyxy, dets.xyxy)      # detection vs detection: the duplicate checks below
         high = np.flatnonzero(score >= self.high)
         low = np.flatnonzero((score >= self.low) & (score < self.high))
         ta, da = assign(iou, np.flatnonzero(self.status == TRACKED), high, self.match_iou, gain)
-        high_free = self._not_duplicates(dets, np.setdiff1d(high, da), da)
+        high_free = self._not_duplicates(between, np.setdiff1d(high, da), da)
         tb, db = assign(iou, lost, high_free, self.match_iou, gain)
         t1, d1 = np.concatenate([ta, tb]), np.concatenate([da, db])
         unmatched = np.setdiff1d(np.flatnonzero(self.status != TENTATIVE), t1)
-        t2, d2 = assign(iou, unmatched, self._not_duplicates(dets, low, d1), self.low_match_iou, gain)
+        t2, d2 = assign(iou, unmatched, self._not_duplicates(between, low, d1), self.low_match_iou, gain)
         high_left = np.setdiff1d(high, d1)
         t3, d3 = assign(iou, np.flatnonzero(self.status == TENTATIVE), high_left, self.tentative_match_iou, gain)
         tracks, det_index = np.concatenate([t1, t2, t3]), np.concatenate([d1, d2, d3])
@@ -131,7 +132,7 @@ class ByteTrack:
         ids = np.full(len(dets), UNCONFIRMED, np.int64)
         ids[det_index] = self.ids[tracks]
         self._age(tracks, frame_id)
-        self._start(dets, self._not_duplicates(dets, np.setdiff1d(high_left, d3), det_index), frame_id, ids)
+        self._start(dets, self._not_duplicates(between, np.setdiff1d(high_left, d3), det_index), frame_id, ids)
         return ids
 
     def _predict(self, frame_id: int) -> None:
@@ -165,12 +166,13 @@ class ByteTrack:
         for name in ("mean", "cov", "frame", "last_seen", "hits", "status", "ids", "class_id", "last_box"):
             setattr(self, name, getattr(self, name)[keep])
 
-    def _not_duplicates(self, dets: Detections, new: np.ndarray, matched: np.ndarray) -> np.ndarray:
-        """Drop candidates that overlap a matched box by >= duplicate_iou: a second box (often of
-        another class) on an object that already has its track."""
+    def _not_duplicates(self, between: np.ndarray, new: np.ndarray, matched: np.ndarray) -> np.ndarray:
+        """Drop candidates that overlap a matched box by >= duplicate_iou (``between``: the frame's
+        detection-vs-detection IoU): a second box (often of another class) on an object that already
+        has its track."""
         if len(new) == 0 or len(matched) == 0:
             return new
-        overlap = box_iou(dets.xyxy[new], dets.xyxy[matched]).max(axis=1)
+        overlap = between[np.ix_(new, matched)].max(axis=1)
         return new[overlap < self.duplicate_iou]
 
     def _start(self, dets: Detections, new: np.ndarray, frame_id: int, ids: np.ndarray) -> None:
