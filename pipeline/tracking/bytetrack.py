@@ -43,12 +43,19 @@ def assign(iou: np.ndarray, rows: np.ndarray, cols: np.ndarray, min_iou: float,
     """
     if len(rows) == 0 or len(cols) == 0:
         return np.zeros(0, int), np.zeros(0, int)
-    sub = iou[np.ix_(rows, cols)]
+    sub = iou[rows][:, cols]
     passed = sub >= min_iou
-    value = sub if gain is None else gain[np.ix_(rows, cols)]
+    value = sub if gain is None else gain[rows][:, cols]
     r, c = linear_sum_assignment(-np.where(passed, value, -1.0))
     keep = passed[r, c]
     return rows[r[keep]], cols[c[keep]]
+
+
+def without(indices: np.ndarray, taken: np.ndarray, size: int) -> np.ndarray:
+    """``indices`` (sorted, < size) minus ``taken``, in order: setdiff1d without its sort."""
+    free = np.ones(size, bool)
+    free[taken] = False
+    return indices[free[indices]]
 
 
 def buffered_iou(a_xyxy: np.ndarray, b_xyxy: np.ndarray, buffer: np.ndarray) -> np.ndarray:
@@ -120,19 +127,19 @@ class ByteTrack:
         high = np.flatnonzero(score >= self.high)
         low = np.flatnonzero((score >= self.low) & (score < self.high))
         ta, da = assign(iou, np.flatnonzero(self.status == TRACKED), high, self.match_iou, gain)
-        high_free = self._not_duplicates(between, np.setdiff1d(high, da), da)
+        high_free = self._not_duplicates(between, without(high, da, len(dets)), da)
         tb, db = assign(iou, lost, high_free, self.match_iou, gain)
         t1, d1 = np.concatenate([ta, tb]), np.concatenate([da, db])
-        unmatched = np.setdiff1d(np.flatnonzero(self.status != TENTATIVE), t1)
+        unmatched = without(np.flatnonzero(self.status != TENTATIVE), t1, len(self))
         t2, d2 = assign(iou, unmatched, self._not_duplicates(between, low, d1), self.low_match_iou, gain)
-        high_left = np.setdiff1d(high, d1)
+        high_left = without(high, d1, len(dets))
         t3, d3 = assign(iou, np.flatnonzero(self.status == TENTATIVE), high_left, self.tentative_match_iou, gain)
         tracks, det_index = np.concatenate([t1, t2, t3]), np.concatenate([d1, d2, d3])
         self._correct(tracks, dets, det_index, frame_id)
         ids = np.full(len(dets), UNCONFIRMED, np.int64)
         ids[det_index] = self.ids[tracks]
         self._age(tracks, frame_id)
-        self._start(dets, self._not_duplicates(between, np.setdiff1d(high_left, d3), det_index), frame_id, ids)
+        self._start(dets, self._not_duplicates(between, without(high_left, d3, len(dets)), det_index), frame_id, ids)
         return ids
 
     def _predict(self, frame_id: int) -> None:
@@ -172,7 +179,7 @@ class ByteTrack:
         has its track."""
         if len(new) == 0 or len(matched) == 0:
             return new
-        overlap = between[np.ix_(new, matched)].max(axis=1)
+        overlap = between[new][:, matched].max(axis=1)
         return new[overlap < self.duplicate_iou]
 
     def _start(self, dets: Detections, new: np.ndarray, frame_id: int, ids: np.ndarray) -> None:
