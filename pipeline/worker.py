@@ -18,6 +18,7 @@ from pathlib import Path
 import zmq
 
 from pipeline import security
+from pipeline.heap import start_heap_trimmer
 from pipeline.stage import StageIO, StageSpec, install_stop_handlers
 from pipeline.stages.arguments import make_stage
 
@@ -80,9 +81,12 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO", standby: 
         raise SystemExit(EXIT_USER_ERROR)
     if spec.kind == "capture":     # started with the others; frames flow once the models are loaded
         wait_for_go(Path(run_dir), stage)
+    trimmer = start_heap_trimmer()     # freed heap goes back to the OS: RSS follows what the stage holds
     try:
         stage.run()
     finally:
+        if trimmer is not None:
+            trimmer.stop()
         try:
             stage.close()
         finally:

@@ -111,15 +111,33 @@ def _losses(messages: list, faults: list, summary: dict, steady_from: float) -> 
 
 
 def _slopes_by_process(samples: list[dict], since: float) -> dict:
-    """Which process grows: the steady-window slope of each one's RSS (and of its last third)."""
+    """Which process grows: the steady-window slope of each one's RSS (and of its last third), and of
+    each kind of its RSS (anon: heap; file: library pages; shmem: rings)."""
     series: dict[str, list] = {}
+    kinds: dict[str, dict[str, list]] = {}
     for point in samples:
         if point["t"] >= since:
             for name, mb in point.get("rss_mb_by_process", {}).items():
                 series.setdefault(name, []).append((point["t"], mb))
-    return {name: {"whole": None if (v := slope_per_10min(points)) is None else round(v, 3),
-                   "by_third": slopes_by_third(points), "last_mb": points[-1][1]}
+            for name, by_kind in point.get("rss_mb_by_process_kind", {}).items():
+                for kind, mb in by_kind.items():
+                    kinds.setdefault(name, {}).setdefault(kind, []).append((point["t"], mb))
+    return {name: {"whole": _rounded_slope(points), "by_third": slopes_by_third(points), "last_mb": points[-1][1],
+                   "by_kind": {kind: _rounded_slope(p) for kind, p in kinds.get(name, {}).items()}}
             for name, points in series.items()}
+
+
+def _slopes_by_kind(samples: list[dict], since: float) -> dict:
+    series: dict[str, list] = {}
+    for point in samples:
+        for kind, mb in point.get("rss_mb_by_kind", {}).items() if point["t"] >= since else ():
+            series.setdefault(kind, []).append((point["t"], mb))
+    return {kind: _rounded_slope(points) for kind, points in series.items()}
+
+
+def _rounded_slope(points: list[tuple[float, float]]) -> float | None:
+    slope = slope_per_10min(points)
+    return None if slope is None else round(slope, 3)
 
 
 def _start_pipeline(cfg: dict, work: Path) -> subprocess.Popen:
@@ -201,6 +219,7 @@ def _report(args, started, outages, kills, probe, messages, faults, baseline, fi
                         "not_back": sum(t is None for ts in kills.values() for t in ts)},
         "memory": {"rss_slope_mb_per_10min": None if slope is None else round(slope, 3),
                    "rss_slope_by_third_mb_per_10min": slopes_by_third(steady),
+                   "rss_slope_by_kind_mb_per_10min": _slopes_by_kind(probe.samples, steady_from),
                    "rss_slope_by_process_mb_per_10min": _slopes_by_process(probe.samples, steady_from),
                    "window_min": round((steady[-1][0] - steady[0][0]) / 60, 2) if steady else 0,
                    "rss_start_mb": steady[0][1] if steady else None, "rss_end_mb": steady[-1][1] if steady else None,

@@ -73,14 +73,24 @@ def children(pid: int) -> list[int]:
     return found
 
 
+RSS_KINDS = {"RssAnon:": "anon", "RssFile:": "file", "RssShmem:": "shmem"}   # VmRSS is their sum
+
+
 def rss_kb(pid: int) -> int:
+    return sum(rss_kinds_kb(pid).values())
+
+
+def rss_kinds_kb(pid: int) -> dict[str, int]:
+    """Resident KB of ``pid`` by kind: anonymous (heap), file-backed (libraries), shared memory."""
+    kinds = dict.fromkeys(RSS_KINDS.values(), 0)
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+            kind = RSS_KINDS.get(line.split(maxsplit=1)[0] if line else "")
+            if kind:
+                kinds[kind] = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return kinds
 
 
 def fd_count(pid: int) -> int:
@@ -107,10 +117,16 @@ class ProcessProbe:
 
     def sample(self) -> dict:
         pids = [self.supervisor_pid, *children(self.supervisor_pid)]
-        rss = {pid: rss_kb(pid) for pid in pids}
+        kinds = {pid: rss_kinds_kb(pid) for pid in pids}
+        rss = {pid: sum(k.values()) for pid, k in kinds.items()}
         names = {pid: name for name, pid in self.stage_pids().items()}
         names[self.supervisor_pid] = "supervisor"
         point = {"t": time.time(), "processes": len(pids), "rss_mb": round(sum(rss.values()) / 1024, 2),
+                 "rss_mb_by_kind": {kind: round(sum(k[kind] for k in kinds.values()) / 1024, 2)
+                                    for kind in RSS_KINDS.values()},
+                 "rss_mb_by_process_kind": {names.get(pid, f"other {pid}"): {kind: round(kb / 1024, 2)
+                                                                             for kind, kb in k.items()}
+                                            for pid, k in kinds.items()},
                  "fds": sum(fd_count(p) for p in pids), "shm": len(self.shm_segments()),
                  "rss_mb_by_process": {names.get(pid, f"other {pid}"): round(kb / 1024, 2) for pid, kb in rss.items()}}
         self.samples.append(point)

@@ -39,3 +39,26 @@ def test_slopes_by_process_name_the_one_that_grows():
     samples = [{"t": t, "rss_mb_by_process": {"sink": 100 + t / 600, "capture.cam0": 50.0}} for t in range(0, 1800, 5)]
     slopes = _slopes_by_process(samples, since=600)
     assert abs(slopes["sink"]["whole"] - 1.0) < 1e-6 and abs(slopes["capture.cam0"]["whole"]) < 1e-6
+
+
+def test_slopes_by_kind_tell_heap_growth_from_library_pages():
+    from pipeline.bench.soak import _slopes_by_kind, _slopes_by_process
+    samples = [{"t": t, "rss_mb_by_kind": {"anon": 10 + t / 300, "file": 40.0, "shmem": 5.0},
+                "rss_mb_by_process": {"inference": 55 + t / 300},
+                "rss_mb_by_process_kind": {"inference": {"anon": 10 + t / 300, "file": 40.0, "shmem": 5.0}}}
+               for t in range(0, 1800, 5)]
+    by_kind = _slopes_by_kind(samples, since=0)
+    assert by_kind["anon"] == 2.0 and by_kind["file"] == 0.0 and by_kind["shmem"] == 0.0
+    assert _slopes_by_process(samples, since=0)["inference"]["by_kind"] == {"anon": 2.0, "file": 0.0, "shmem": 0.0}
+
+
+def test_rss_kinds_of_this_process_add_up_to_its_rss():
+    import os
+    from pathlib import Path
+    from pipeline.bench.soak_probe import rss_kb, rss_kinds_kb
+    kinds = rss_kinds_kb(os.getpid())
+    vm_rss = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
+                  if line.startswith("VmRSS:"))
+    assert kinds["anon"] > 0 and kinds["file"] > 0
+    assert abs(rss_kb(os.getpid()) - vm_rss) < 4096          # read a moment apart: within a few MB
+    assert rss_kinds_kb(2 ** 22 + 12345) == {"anon": 0, "file": 0, "shmem": 0}     # no such process
