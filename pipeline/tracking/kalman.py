@@ -11,7 +11,6 @@ import numpy as np
 
 POSITION_NOISE = 1.0 / 20          # std of a position, as a fraction of the box height
 VELOCITY_NOISE = 1.0 / 160         # std of a velocity per frame, same units
-MEASURE = np.hstack([np.eye(4), np.zeros((4, 4))])     # we observe cx, cy, w, h
 
 
 def xyxy_to_cxcywh(xyxy: np.ndarray) -> np.ndarray:
@@ -43,19 +42,24 @@ def initiate(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def predict(mean: np.ndarray, cov: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Means and covariances ``gap`` frames ahead (gap: (N,) positive ints or floats)."""
+    """Means and covariances ``gap`` frames ahead (gap: (N,) positive ints or floats).
+
+    The motion F = [[I, g I], [0, I]] is applied by slices, not matrix products:
+    F x adds g * velocity to the position, F P F^T adds g * (velocity rows) to the
+    position rows, then g * (velocity columns) to the position columns.
+    """
     n = len(mean)
     if n == 0:
         return mean, cov
-    gap = np.asarray(gap, np.float64).reshape(n)
-    motion = np.tile(np.eye(8), (n, 1, 1))
-    motion[:, np.arange(4), np.arange(4) + 4] = gap[:, None]
+    gap = np.asarray(gap, np.float64).reshape(n, 1)
     scale = _size_scale(mean[:, :4])
-    std = np.hstack([POSITION_NOISE * scale, VELOCITY_NOISE * scale])
-    noise = np.zeros((n, 8, 8))
-    noise[:, np.arange(8), np.arange(8)] = std ** 2 * gap[:, None]
-    mean = np.einsum("nij,nj->ni", motion, mean)
-    cov = motion @ cov @ motion.transpose(0, 2, 1) + noise
+    mean = mean.copy()
+    mean[:, :4] += gap * mean[:, 4:]
+    cov = cov.copy()
+    cov[:, :4, :] += gap[:, :, None] * cov[:, 4:, :]
+    cov[:, :, :4] += gap[:, None, :] * cov[:, :, 4:]
+    diagonal = np.arange(8)
+    cov[:, diagonal, diagonal] += np.hstack([POSITION_NOISE * scale, VELOCITY_NOISE * scale]) ** 2 * gap
     return mean, cov
 
 
@@ -70,5 +74,5 @@ def update(mean: np.ndarray, cov: np.ndarray, boxes: np.ndarray) -> tuple[np.nda
     gain = np.linalg.solve(projected, cov[:, :4, :]).transpose(0, 2, 1)    # (N, 8, 4)
     innovation = boxes - mean[:, :4]
     mean = mean + np.einsum("nij,nj->ni", gain, innovation)
-    cov = cov - gain @ MEASURE @ cov
+    cov = cov - gain @ cov[:, :4, :]          # gain H P, H = [I 0] picks the measured rows
     return mean, cov
