@@ -179,7 +179,8 @@ class ByteTrack:
         self._keep(~drop)
 
     def _keep(self, keep: np.ndarray) -> None:
-        for name in ("mean", "cov", "frame", "last_seen", "hits", "status", "ids", "class_id", "last_box", "class_votes"):
+        for name in ("mean", "cov", "frame", "last_seen", "hits", "status", "ids", "class_id", "last_box",
+                     "class_votes"):
             setattr(self, name, getattr(self, name)[keep])
 
     def _class_weight(self, det_class: np.ndarray) -> np.ndarray:
