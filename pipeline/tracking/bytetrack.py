@@ -16,6 +16,12 @@ the prediction places it.
 A detection of another class is a worse match: ``class_mismatch_factor``
 scales its IoU when choosing among the pairs over the IoU gate, not the gate
 itself, so a track keeps an object whose class flickers (0: never matched).
+The class a track is compared with is its recent history, not its last box:
+each match multiplies its class votes by ``class_memory`` and adds one to the
+matched class, and the IoU of a detection of class c is scaled by
+factor + (1 - factor) * (c's share of the votes); ``class_memory`` 0 compares
+with the last class only. Two nearby objects of different classes whose boxes
+a lost track could take are then told apart even when one box's class flickered.
 A second box on an object already matched (IoU >= ``duplicate_iou`` with a
 matched box) goes to no lost track, no low-score match and starts no track.
 Unmatched high-score detections start tracks; tracks unseen for more than
@@ -76,7 +82,7 @@ class ByteTrack:
                  new_track_threshold: float = 0.6, match_iou: float = 0.2,
                  low_match_iou: float = 0.5, tentative_match_iou: float = 0.3,
                  max_lost_frames: int = 60, min_hits: int = 1, class_mismatch_factor: float = 0.5,
-                 duplicate_iou: float = 0.7, lost_buffer: float = 0.03,
+                 duplicate_iou: float = 0.7, lost_buffer: float = 0.03, class_memory: float = 0.9,
                  next_id: IdSource | None = None) -> None:
         self.high, self.low, self.new = high_threshold, low_threshold, new_track_threshold
         self.match_iou, self.low_match_iou = match_iou, low_match_iou
@@ -85,6 +91,7 @@ class ByteTrack:
         self.class_mismatch_factor = class_mismatch_factor
         self.duplicate_iou = duplicate_iou
         self.lost_buffer = lost_buffer
+        self.class_memory = class_memory
         self.next_id = next_id or counter()
         self.reset()
 
@@ -97,6 +104,7 @@ class ByteTrack:
         self.ids = np.zeros(0, np.int64)
         self.class_id = np.zeros(0, np.int32)
         self.last_box = np.zeros((0, 4))          # last matched detection, xyxy
+        self.class_votes = np.zeros((0, 1))       # (tracks, classes seen): decayed count of matches per class
         self.last_frame: int | None = None
 
     def __len__(self) -> int:
@@ -120,8 +128,7 @@ class ByteTrack:
         if self.class_mismatch_factor == 0:     # a box of another class is never a match
             iou = np.where(self.class_id[:, None] != dets.class_id[None, :], 0.0, iou)
         elif self.class_mismatch_factor != 1:   # ... or a worse one: it loses ties, it passes the gate
-            other = self.class_id[:, None] != dets.class_id[None, :]
-            gain = np.where(other, iou * self.class_mismatch_factor, iou)
+            gain = iou * self._class_weight(dets.class_id)
         score = dets.score
         between = box_iou(dets.xyxy, dets.xyxy)      # detection vs detection: the duplicate checks below
         high = np.flatnonzero(score >= self.high)
@@ -154,6 +161,8 @@ class ByteTrack:
         self.hits[tracks] += 1
         self.last_seen[tracks] = frame_id
         self.class_id[tracks] = dets.class_id[det_index]
+        self.class_votes[tracks] *= self.class_memory
+        self._vote(tracks, dets.class_id[det_index])
         self.last_box[tracks] = dets.xyxy[det_index]
         confirm = tracks[(self.status[tracks] == TENTATIVE) & (self.hits[tracks] >= self.min_hits)]
         for t in confirm:
@@ -170,8 +179,25 @@ class ByteTrack:
         self._keep(~drop)
 
     def _keep(self, keep: np.ndarray) -> None:
-        for name in ("mean", "cov", "frame", "last_seen", "hits", "status", "ids", "class_id", "last_box"):
+        for name in ("mean", "cov", "frame", "last_seen", "hits", "status", "ids", "class_id", "last_box",
+                     "class_votes"):
             setattr(self, name, getattr(self, name)[keep])
+
+    def _class_weight(self, det_class: np.ndarray) -> np.ndarray:
+        """(tracks, detections) IoU factor: class_mismatch_factor plus the rest in proportion
+        to the detection's class share of the track's votes (1 for its only class)."""
+        width = self.class_votes.shape[1]
+        seen = det_class < width
+        votes = self.class_votes[:, np.where(seen, det_class, 0)] * seen
+        share = votes / np.maximum(self.class_votes.sum(axis=1, keepdims=True), 1e-12)
+        return self.class_mismatch_factor + (1.0 - self.class_mismatch_factor) * share
+
+    def _vote(self, tracks: np.ndarray, classes: np.ndarray) -> None:
+        """One vote for ``classes[i]`` to track ``tracks[i]`` (columns added for a class id not seen yet)."""
+        if len(classes) and classes.max() >= self.class_votes.shape[1]:
+            grow = int(classes.max()) + 1 - self.class_votes.shape[1]
+            self.class_votes = np.pad(self.class_votes, ((0, 0), (0, grow)))
+        self.class_votes[tracks, classes] += 1.0
 
     def _not_duplicates(self, between: np.ndarray, new: np.ndarray, matched: np.ndarray) -> np.ndarray:
         """Drop candidates that overlap a matched box by >= duplicate_iou (``between``: the frame's
@@ -200,3 +226,5 @@ class ByteTrack:
         self.ids = np.concatenate([self.ids, new_ids])
         self.class_id = np.concatenate([self.class_id, dets.class_id[new]])
         self.last_box = np.concatenate([self.last_box, dets.xyxy[new].astype(np.float64)])
+        self.class_votes = np.concatenate([self.class_votes, np.zeros((len(new), self.class_votes.shape[1]))])
+        self._vote(np.arange(len(self) - len(new), len(self)), dets.class_id[new])

@@ -25,9 +25,11 @@ TRACKER_SCHEMA: dict[str, tuple] = {
     "duplicate_iou": (NUMBER, 0.7, None),         # a box overlapping a matched box this much: no new track,
                                                   # no lost track, no low-score match
     "lost_buffer": (NUMBER, 0.03, None),          # a lost track's box widens by this fraction per frame unseen
+    "class_memory": (NUMBER, 0.9, None),          # a track's class votes decay by this per match (0: last class only)
 }
 UNIT_KEYS = ("high_threshold", "low_threshold", "new_track_threshold", "match_iou",
-             "low_match_iou", "tentative_match_iou", "class_mismatch_factor", "duplicate_iou", "lost_buffer")
+             "low_match_iou", "tentative_match_iou", "class_mismatch_factor", "duplicate_iou", "lost_buffer",
+             "class_memory")
 
 
 def check_tracker(section: dict) -> str | None:
