@@ -29,16 +29,21 @@ HELD_OUT_SEEDS = (7, 11)       # training uses seeds 1000..1127 (engines/trainin
 TARGETS = {"full": {"idf1": 0.90, "mota": 0.85}, "every_2nd_dropped": {"idf1": 0.80}}
 
 
-def run_and_collect(cfg: dict, workdir: Path, tag: str) -> list[dict]:
-    """Run the pipeline to the end of the stream; its published messages, in frame order."""
+def run_and_collect(cfg: dict, workdir: Path, tag: str, expected: int) -> list[dict]:
+    """Run the pipeline to the end of the stream; its published messages, in frame order.
+
+    A run that did not publish all ``expected`` frames (a stage that kept failing, a stop) is an
+    error, not a score: metrics of a partial run would look like a tracker's."""
     from pipeline.supervisor import Supervisor
     jsonl = workdir / f"{tag}.jsonl"
     cfg = config.override(cfg, {"sinks.jsonl": str(jsonl), "publish.endpoint": f"ipc://{workdir}/{tag}.pub"},
                           "eval --track")
     summary = Supervisor(cfg, log_level="WARNING").run()
-    if not jsonl.exists():
-        raise RuntimeError(f"eval --track: the pipeline published nothing ({summary.get('stop_reason')})")
-    messages = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
+    lines = jsonl.read_text().splitlines() if jsonl.exists() else []
+    messages = [json.loads(line) for line in lines if line.strip()]
+    if len(messages) != expected:
+        raise RuntimeError(f"eval --track: run {tag} published {len(messages)} of {expected} frames "
+                           f"(stop reason: {summary.get('stop_reason')}); no metrics from a partial run")
     return sorted(messages, key=lambda m: m["frame_id"])
 
 
@@ -83,14 +88,16 @@ def evaluate_tracking(base: dict, seeds=HELD_OUT_SEEDS, frames: int = 600, track
             scene = SyntheticScene(seed=seed, width=base["source"]["width"], height=base["source"]["height"],
                                    passers=True)
             for mode, step in (("full", 1), ("every_2nd_dropped", 2)):
-                messages = run_and_collect(seed_config(base, seed, frames, step, tracker), workdir, f"s{seed}_{step}")
-                truth = ground_truth_tracks(scene, range(0, frames, step))
+                shown = range(0, frames, step)
+                messages = run_and_collect(seed_config(base, seed, frames, step, tracker), workdir,
+                                           f"s{seed}_{step}", len(shown))
+                truth = ground_truth_tracks(scene, shown)
                 runs.append({"seed": seed, "mode": mode, "frames": len(messages),
                              "metrics": mot_metrics(truth, tracks_of(messages), EPOCH_FRAMES)})
                 log.info("seed %d %s: %s", seed, mode, runs[-1]["metrics"])
                 if step == 1 and seed == seeds[0]:
                     kept = {"scene": scene, "messages": messages}
-        untracked = run_and_collect(seed_config(base, seeds[0], frames, 1, "none"), workdir, "untracked")
+        untracked = run_and_collect(seed_config(base, seeds[0], frames, 1, "none"), workdir, "untracked", frames)
     same = detections_only(untracked) == detections_only(kept["messages"])
     map_tracked, map_untracked = coco_map(kept["scene"], kept["messages"]), coco_map(kept["scene"], untracked)
     mean = {mode: {k: round(float(np.mean([r["metrics"][k] for r in runs if r["mode"] == mode])), 4)
