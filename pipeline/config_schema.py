@@ -43,7 +43,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "spinning": ((bool, type(None)), None, None),  # onnxruntime: null = measured with threads auto, else off
         "max_batch": (int, 1, None),
         "batch_wait_ms": (ANY_NUMBER, 2.0, None),
-        "preprocess_on": (str, "auto", ("auto", "cpu", "gpu")),   # gpu: letterbox in the inference stage on CUDA
+        "preprocess_on": (str, "auto", ("auto", "cpu", "gpu", "inference")),  # where frames are letterboxed (README)
         "compile": (bool, False, None),              # torch engine: torch.compile
         "cuda_graph": (bool, False, None),           # torch engine: CUDA-graph replay for fixed shapes
         "tensorrt_ep": (bool, False, None),          # onnxruntime engine: try the TensorRT execution provider

@@ -11,7 +11,7 @@ from pipeline.model_card import resolve_card
 from pipeline.source_list import stream_sources
 from pipeline.sources.factory import is_live_source
 from pipeline.stage import StageSpec
-from pipeline.stages.gpu_preprocess import gpu_preprocess_wanted
+from pipeline.stages.gpu_preprocess import letterbox_in_inference
 from pipeline.telemetry import control_endpoint, telemetry_endpoint
 
 CHAIN = ("preprocess", "inference", "postprocess", "sink")
@@ -82,7 +82,7 @@ def build_specs(cfg: dict, run_dir: Path, prefix: str, cards: dict[str, dict]) -
         specs.append(StageSpec(stage, stage, eps[stage], out, options=options, **common))
     branch = bool(cfg["branch"]["model"])
     specs[streams].options["keep_frames"] = bool(cfg["sinks"]["video"]) or branch
-    specs[streams].options["gpu_preprocess"] = gpu_preprocess_wanted(cfg["engine"])
+    specs[streams].options["letterbox_in_inference"] = letterbox_in_inference(cfg["engine"])
     specs[-1].options.update(streams=streams, summary_path=str(run_dir / "summary.json"))
     if branch:   # newest frame wins on the way in; results join the sink's input
         specs[-2].options["branch_endpoint"] = eps["branch"]

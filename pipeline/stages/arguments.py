@@ -46,7 +46,7 @@ def stage_arguments(spec: StageSpec) -> dict:
                 "telemetry": opts.get("telemetry")}
     if spec.kind == "preprocess":
         return {"input_spec": from_card(card).spec,
-                "keep_frames": opts.get("keep_frames", False), "on_gpu": opts.get("gpu_preprocess", False)}
+                "keep_frames": opts.get("keep_frames", False), "letterbox_in_inference": opts.get("letterbox_in_inference", False)}
     if spec.kind == "inference":
         eng = cfg["engine"]
         options = engine_options(eng)

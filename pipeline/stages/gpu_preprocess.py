@@ -1,9 +1,11 @@
-"""Letterbox on the GPU for the inference stage, when its engine runs on CUDA.
+"""Letterbox in the inference stage: on the GPU when its engine runs on CUDA, else on the CPU.
 
 Frames come from their shared-memory slot into a pinned host buffer, are uploaded once as
 uint8 (a third of the bytes of a float tensor) and are resized, reordered and normalised on
 the device (engines.ops.letterbox_torch), so the engine gets a device tensor and no float
-tensor crosses PCIe. Without CUDA the same call letterboxes with NumPy/OpenCV on the CPU.
+tensor crosses PCIe. Without CUDA the same call letterboxes with NumPy/OpenCV on the CPU, each
+frame into its row of the batch (``preprocess_on: inference``: under the newest-frame policy only
+the frames that run are letterboxed).
 
 The upload is ``non_blocking``: the copy runs later on the stream, so the host must not write
 the buffer again until it has run. PinnedBuffers keeps one buffer per (batch slot, frame
@@ -60,8 +62,12 @@ class FramePreprocessor:
 
     def __call__(self, frames: list[np.ndarray]):
         """(H, W, 3) uint8 BGR frames -> (B, 3, h, w) batch: torch CUDA tensor or NumPy array."""
-        if not self.on_gpu:
-            return np.stack([letterbox_numpy(f, self.spec)[0] for f in frames])
+        if not self.on_gpu:        # each frame letterboxed straight into its row of the batch
+            spec = self.spec
+            batch = np.empty((len(frames), 3, spec.height, spec.width), np.dtype(spec.dtype))
+            for row, frame in zip(batch, frames):
+                letterbox_numpy(frame, spec, out=row)
+            return batch
         import torch
         from engines.ops.letterbox import letterbox_torch
         tensors = []
@@ -80,12 +86,14 @@ def _torch_pinned_buffers() -> PinnedBuffers:
                          torch.cuda.Event)
 
 
-def gpu_preprocess_wanted(engine_cfg: dict) -> bool:
-    """auto: on a machine with an NVIDIA device whose engine may use it (probed without importing torch)."""
+def letterbox_in_inference(engine_cfg: dict) -> bool:
+    """Whether the inference stage letterboxes (``preprocess_on``: gpu or inference) instead of the
+    preprocess stage (cpu). auto: on a machine with an NVIDIA device whose engine may use it (probed
+    without importing torch)."""
     choice = engine_cfg["preprocess_on"]
     if engine_cfg["name"] == "triton":      # the network runs on the server: preprocess here on the CPU
         return False
     if choice != "auto":
-        return choice == "gpu"
+        return choice in ("gpu", "inference")
     from pathlib import Path
     return engine_cfg["device"] != "cpu" and Path("/dev/nvidiactl").exists()

@@ -1,8 +1,9 @@
 """Preprocess: letterbox, colour order and normalisation, written into a tensor slot.
 
-When the inference engine runs on a GPU (``on_gpu``), this stage only computes
-the letterbox geometry and passes the frame on: the inference stage uploads
-the uint8 pixels once and letterboxes on the device. Either way the envelope
+With ``letterbox_in_inference`` (``engine.preprocess_on``: gpu or inference) this
+stage only computes the letterbox geometry and passes the frame on: the inference
+stage letterboxes each batch on its engine's device (on CUDA it uploads the uint8
+pixels once), and under the newest-frame policy only the frames it runs. Either way the envelope
 carries the typed ``Letterbox`` the postprocess stage maps results back with.
 The frame itself goes on to the sink when ``keep_frames`` (a video sink, a side
 branch) or while its stream is watched in the live preview (``preview`` control).
@@ -21,9 +22,10 @@ from pipeline.stage import Stage
 
 class PreprocessStage(Stage):
     def __init__(self, name: str, *, input_spec: PreprocessSpec, keep_frames: bool = False,
-                 on_gpu: bool = False) -> None:
+                 letterbox_in_inference: bool = False) -> None:
         super().__init__(name)
-        self.input_spec, self.keep_frames, self.on_gpu = input_spec, keep_frames, on_gpu
+        self.input_spec, self.keep_frames = input_spec, keep_frames
+        self.letterbox_in_inference = letterbox_in_inference
         self.watched: set[str] = set()     # streams someone previews now: their frames go on to the sink
 
     def on_control(self, message: dict) -> None:
@@ -35,7 +37,7 @@ class PreprocessStage(Stage):
                 pass                       # a bad message changes nothing; the next heartbeat comes soon
 
     def process(self, env: Envelope) -> Envelope | None:
-        if self.on_gpu:          # the inference stage letterboxes on its GPU: pass the frame on
+        if self.letterbox_in_inference:     # the inference stage letterboxes: pass the frame on
             out = env.forward(frame=env.arrays["frame"])
             out.letterbox = Letterbox.fit(env.height, env.width, self.input_spec)
             return out

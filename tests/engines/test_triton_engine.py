@@ -207,6 +207,6 @@ def test_shared_memory_regions_carry_input_and_decoded_outputs_only():
 
 
 def test_triton_pipelines_preprocess_on_the_client_cpu():
-    from pipeline.stages.gpu_preprocess import gpu_preprocess_wanted
-    assert not gpu_preprocess_wanted({"name": "triton", "device": "cuda:0", "preprocess_on": "gpu"})
-    assert gpu_preprocess_wanted({"name": "onnxruntime", "device": "cuda:0", "preprocess_on": "gpu"})
+    from pipeline.stages.gpu_preprocess import letterbox_in_inference
+    assert not letterbox_in_inference({"name": "triton", "device": "cuda:0", "preprocess_on": "gpu"})
+    assert letterbox_in_inference({"name": "onnxruntime", "device": "cuda:0", "preprocess_on": "gpu"})

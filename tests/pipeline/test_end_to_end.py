@@ -101,6 +101,17 @@ def test_multiple_streams_with_cross_stream_batching():
     assert summary["frames"] == 60
 
 
+def test_letterbox_in_the_inference_stage_publishes_the_same_detections():
+    runs = {}
+    for where in ("cpu", "inference"):
+        _, messages = run_and_collect({"source.max_frames": 12, "source.streams": 2, "engine.max_batch": 2,
+                                       "engine.preprocess_on": where, **NO_DROPS})
+        runs[where] = {(m["stream"], m["frame_id"]): [(d["class_id"], d["score"], d["box"]) for d in m["detections"]]
+                       for m in messages}
+    assert len(runs["cpu"]) == 24 and sum(map(len, runs["cpu"].values())) > 0
+    assert runs["inference"] == runs["cpu"]
+
+
 def test_a_stage_that_dies_is_restarted_and_the_pipeline_goes_on():
     killed = {}
 

@@ -4,7 +4,7 @@ import pytest
 from engines.core.spec import PreprocessSpec
 from engines.ops.letterbox import letterbox_numpy
 from pipeline import config
-from pipeline.stages.gpu_preprocess import FramePreprocessor, PinnedBuffers, gpu_preprocess_wanted
+from pipeline.stages.gpu_preprocess import FramePreprocessor, PinnedBuffers, letterbox_in_inference
 
 SPEC = PreprocessSpec(320, 320)
 
@@ -21,10 +21,10 @@ def test_cpu_path_equals_the_preprocess_stage():
 
 
 @pytest.mark.parametrize("choice, device, expected", [("gpu", "auto", True), ("cpu", "cuda:0", False),
-                                                      ("auto", "cpu", False)])
+                                                      ("auto", "cpu", False), ("inference", "cpu", True)])
 def test_choice(choice, device, expected):
     cfg = config.override(config.load(None), {"engine.preprocess_on": choice, "engine.device": device})
-    assert gpu_preprocess_wanted(cfg["engine"]) is expected
+    assert letterbox_in_inference(cfg["engine"]) is expected
 
 
 @pytest.mark.gpu
@@ -86,3 +86,13 @@ def test_frames_of_a_batch_do_not_overwrite_each_other_while_copies_are_queued()
         got = preprocess(distinct).cpu().numpy()
         want = FramePreprocessor(SPEC, "cpu")(distinct)
         assert np.abs(got - want).max() <= 1.01 / 255
+
+
+@pytest.mark.parametrize("choice, expected", [("inference", True), ("cpu", False)])
+def test_the_preprocess_stage_is_told_where_the_letterbox_runs(tmp_path, choice, expected):
+    from pipeline.run_plan import build_specs, model_cards
+    from pipeline.stages.arguments import stage_arguments
+    cfg = config.override(config.load(None), {"engine.preprocess_on": choice})
+    specs = build_specs(cfg, tmp_path, "streamdet-test", model_cards(cfg))
+    (preprocess,) = [s for s in specs if s.kind == "preprocess"]
+    assert stage_arguments(preprocess)["letterbox_in_inference"] is expected

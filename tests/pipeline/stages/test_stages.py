@@ -43,7 +43,7 @@ def test_preprocess_writes_the_input_tensor_and_a_typed_letterbox():
 
 
 def test_preprocess_for_a_gpu_engine_passes_the_frame_and_the_geometry():
-    out = attached(PreprocessStage("preprocess", input_spec=SPEC, on_gpu=True)).process(frame_envelope())
+    out = attached(PreprocessStage("preprocess", input_spec=SPEC, letterbox_in_inference=True)).process(frame_envelope())
     assert set(out.arrays) == {"frame"} and out.letterbox == Letterbox.fit(480, 640, SPEC)
 
 
