@@ -33,15 +33,26 @@ def libc_malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
-def anon_rss_kb() -> int:
-    """This process's resident anonymous memory (heap and other private mappings), KB; 0 if unknown."""
+RSS_KINDS = {"RssAnon:": "anon", "RssFile:": "file", "RssShmem:": "shmem"}   # VmRSS is their sum
+
+
+def rss_kinds_kb(pid: int | str = "self") -> dict[str, int]:
+    """Resident KB of ``pid`` by kind: anonymous (heap), file-backed (libraries), shared memory;
+    zeros for a process that is gone."""
+    kinds = dict.fromkeys(RSS_KINDS.values(), 0)
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            kind = RSS_KINDS.get(line.split(maxsplit=1)[0] if line else "")
+            if kind:
+                kinds[kind] = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return kinds
+
+
+def anon_rss_kb() -> int:
+    """This process's resident anonymous memory (heap and other private mappings), KB; 0 if unknown."""
+    return rss_kinds_kb()["anon"]
 
 
 class HeapTrimmer:

@@ -208,7 +208,6 @@ def _report(args, started, outages, kills, probe, messages, faults, baseline, fi
     summary_path = work / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     left_alive = [name for name, pid in stage_pids.items() if Path(f"/proc/{pid}").exists()]
-    slope = slope_per_10min(steady)
     return {
         "duration_min": round((time.time() - started) / 60, 2),
         "rtsp_outages": {"made": len(outages), "survived": sum(o["back_after_s"] is not None for o in outages),
@@ -217,7 +216,7 @@ def _report(args, started, outages, kills, probe, messages, faults, baseline, fi
                         "restart_p50_s": round(statistics.median(times), 3) if times else None,
                         "restart_max_s": max(times) if times else None,
                         "not_back": sum(t is None for ts in kills.values() for t in ts)},
-        "memory": {"rss_slope_mb_per_10min": None if slope is None else round(slope, 3),
+        "memory": {"rss_slope_mb_per_10min": _rounded_slope(steady),
                    "rss_slope_by_third_mb_per_10min": slopes_by_third(steady),
                    "rss_slope_by_kind_mb_per_10min": _slopes_by_kind(probe.samples, steady_from),
                    "rss_slope_by_process_mb_per_10min": _slopes_by_process(probe.samples, steady_from),

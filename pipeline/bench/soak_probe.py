@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.client import Subscriber
+from pipeline.heap import RSS_KINDS, rss_kinds_kb
 from pipeline.shm import SHM_DIR
 
 STARTED = re.compile(r"started stage (\S+) pid (\d+)")
@@ -73,24 +74,8 @@ def children(pid: int) -> list[int]:
     return found
 
 
-RSS_KINDS = {"RssAnon:": "anon", "RssFile:": "file", "RssShmem:": "shmem"}   # VmRSS is their sum
-
-
 def rss_kb(pid: int) -> int:
     return sum(rss_kinds_kb(pid).values())
-
-
-def rss_kinds_kb(pid: int) -> dict[str, int]:
-    """Resident KB of ``pid`` by kind: anonymous (heap), file-backed (libraries), shared memory."""
-    kinds = dict.fromkeys(RSS_KINDS.values(), 0)
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            kind = RSS_KINDS.get(line.split(maxsplit=1)[0] if line else "")
-            if kind:
-                kinds[kind] = int(line.split()[1])
-    except OSError:
-        pass
-    return kinds
 
 
 def fd_count(pid: int) -> int:
