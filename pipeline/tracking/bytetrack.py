@@ -22,6 +22,10 @@ matched class, and the IoU of a detection of class c is scaled by
 factor + (1 - factor) * (c's share of the votes); ``class_memory`` 0 compares
 with the last class only. Two nearby objects of different classes whose boxes
 a lost track could take are then told apart even when one box's class flickered.
+A matched box that overlaps another track's predicted box (IoU >= ``occlusion_iou``)
+corrects the track's position and size but leaves its velocity as it was: where
+objects pass over each other the detector's boxes merge or jump between them, and
+a velocity learnt from them would carry the track away once it is hidden (1: off).
 A second box on an object already matched (IoU >= ``duplicate_iou`` with a
 matched box) goes to no lost track, no low-score match and starts no track.
 Unmatched high-score detections start tracks; tracks unseen for more than
@@ -83,7 +87,7 @@ class ByteTrack:
                  low_match_iou: float = 0.5, tentative_match_iou: float = 0.3,
                  max_lost_frames: int = 60, min_hits: int = 1, class_mismatch_factor: float = 0.5,
                  duplicate_iou: float = 0.7, lost_buffer: float = 0.03, class_memory: float = 0.9,
-                 next_id: IdSource | None = None) -> None:
+                 occlusion_iou: float = 0.2, next_id: IdSource | None = None) -> None:
         self.high, self.low, self.new = high_threshold, low_threshold, new_track_threshold
         self.match_iou, self.low_match_iou = match_iou, low_match_iou
         self.tentative_match_iou = tentative_match_iou
@@ -92,6 +96,7 @@ class ByteTrack:
         self.duplicate_iou = duplicate_iou
         self.lost_buffer = lost_buffer
         self.class_memory = class_memory
+        self.occlusion_iou = occlusion_iou
         self.next_id = next_id or counter()
         self.reset()
 
@@ -106,6 +111,7 @@ class ByteTrack:
         self.last_box = np.zeros((0, 4))          # last matched detection, xyxy
         self.class_votes = np.zeros((0, 1))       # (tracks, classes seen): decayed count of matches per class
         self.last_frame: int | None = None
+        self._predicted_iou = np.zeros((0, 0))    # this frame's predicted boxes vs its detections
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -118,7 +124,8 @@ class ByteTrack:
         self._keep(frame_id - self.last_seen <= self.max_lost_frames)   # unseen too long, by frame id
         self._predict(frame_id)
         predicted = kalman.cxcywh_to_xyxy(self.mean)
-        iou = box_iou(predicted, dets.xyxy)
+        self._predicted_iou = box_iou(predicted, dets.xyxy)      # (tracks, detections), as predicted
+        iou = self._predicted_iou.copy()
         lost = np.flatnonzero(self.status == LOST)      # also where it was last seen: it may have stopped or turned
         iou[lost] = np.maximum(iou[lost], box_iou(self.last_box[lost], dets.xyxy))
         if self.lost_buffer > 0 and len(lost) and len(dets):     # hidden longer, placed less exactly
@@ -157,7 +164,10 @@ class ByteTrack:
 
     def _correct(self, tracks: np.ndarray, dets: Detections, det_index: np.ndarray, frame_id: int) -> None:
         measured = kalman.xyxy_to_cxcywh(dets.xyxy[det_index])
+        velocity = self.mean[tracks, 4:8].copy()
         self.mean[tracks], self.cov[tracks] = kalman.update(self.mean[tracks], self.cov[tracks], measured)
+        occluded = self._occluded(det_index, tracks)
+        self.mean[tracks[occluded], 4:8] = velocity[occluded]
         self.hits[tracks] += 1
         self.last_seen[tracks] = frame_id
         self.class_id[tracks] = dets.class_id[det_index]
@@ -168,6 +178,15 @@ class ByteTrack:
         for t in confirm:
             self.ids[t] = self.next_id()
         self.status[tracks] = np.where(self.ids[tracks] == UNCONFIRMED, TENTATIVE, TRACKED)
+
+    def _occluded(self, det_index: np.ndarray, tracks: np.ndarray) -> np.ndarray:
+        """(M,) bool: detection det_index[i], matched to tracks[i], overlaps another track's predicted
+        box by >= occlusion_iou (objects merging or passing over each other: no measure of motion)."""
+        if self.occlusion_iou >= 1 or len(tracks) == 0 or len(self) < 2:
+            return np.zeros(len(tracks), bool)
+        near = self._predicted_iou[:, det_index].T          # (matched, tracks)
+        near[np.arange(len(tracks)), tracks] = 0.0          # its own track is no other object
+        return near.max(axis=1) >= self.occlusion_iou
 
     def _age(self, matched: np.ndarray, frame_id: int) -> None:
         """Unmatched tracked -> lost; unmatched tentative and long-lost tracks are dropped."""

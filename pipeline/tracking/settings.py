@@ -26,10 +26,12 @@ TRACKER_SCHEMA: dict[str, tuple] = {
                                                   # no lost track, no low-score match
     "lost_buffer": (NUMBER, 0.03, None),          # a lost track's box widens by this fraction per frame unseen
     "class_memory": (NUMBER, 0.9, None),          # a track's class votes decay by this per match (0: last class only)
+    "occlusion_iou": (NUMBER, 0.2, None),         # a matched box overlapping another track's prediction this much
+                                                  # keeps the track's velocity (1: off)
 }
 UNIT_KEYS = ("high_threshold", "low_threshold", "new_track_threshold", "match_iou",
              "low_match_iou", "tentative_match_iou", "class_mismatch_factor", "duplicate_iou", "lost_buffer",
-             "class_memory")
+             "class_memory", "occlusion_iou")
 
 
 def check_tracker(section: dict) -> str | None:

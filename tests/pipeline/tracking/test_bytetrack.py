@@ -310,3 +310,26 @@ def test_a_tracked_object_keeps_its_box_against_a_lost_track_on_the_same_spot():
         if k == 0:
             a_id, b_id = int(ids[0]), int(ids[1])
     assert int(ids[0]) == a_id != b_id
+
+
+
+def merged_then_hidden(k: int):
+    """A walks right at 4 px/frame towards B (same class, standing at x=130); from k=12 its box sticks
+    at x=106 (merged with B's, IoU 0.26 with B) for 5 frames, then A is hidden until k=45 and comes
+    back where it walked to."""
+    b = [(130, 100, 0.9, 0)]
+    if k < 12:
+        return [(60 + 4 * k, 100, 0.9, 0)] + b
+    if k < 17:
+        return [(106, 100, 0.9, 0)] + b
+    return ([(60 + 4 * k, 100, 0.9, 0)] if k >= 45 else []) + b
+
+
+@pytest.mark.parametrize("occlusion_iou, keeps_id", [(0.2, True), (1.0, False)])
+def test_merged_boxes_do_not_spoil_the_velocity_of_a_track(occlusion_iou, keeps_id):
+    # off (1.0), the stuck boxes teach A's track to stand still, and it is not where A comes back
+    seen = owners_of_object_a(merged_then_hidden, 48, occlusion_iou=occlusion_iou)
+    ids_a = [int(ids[0]) for rows, ids in seen if len(rows) == 2]
+    ids_b = {int(ids[-1]) for rows, ids in seen}
+    assert len(ids_b) == 1 and not ids_b & set(ids_a)              # B keeps its own id throughout
+    assert (len(set(ids_a)) == 1) == keeps_id, ids_a
