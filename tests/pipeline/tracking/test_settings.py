@@ -15,7 +15,8 @@ from tests.test_cli import free_endpoint, run_cli
     ({"low_threshold": 0.6, "high_threshold": 0.5}, "tracker.low_threshold"), ({"min_hits": 0}, "tracker.min_hits"),
     ({"max_lost_frames": 2.5}, "tracker.max_lost_frames"), ({"lost_buffer": -0.1}, "tracker.lost_buffer"),
     ({"lost_buffer": 1.5}, "tracker.lost_buffer"), ({"lost_buffer": "wide"}, "tracker.lost_buffer"),
-    ({"class_memory": 1.5}, "tracker.class_memory"), ({"class_memory": -0.5}, "tracker.class_memory")])
+    ({"class_memory": 1.5}, "tracker.class_memory"), ({"class_memory": -0.5}, "tracker.class_memory"),
+    ({"occlusion_iou": 1.5}, "tracker.occlusion_iou")])
 def test_bad_tracker_section_names_the_key(section, key):
     with pytest.raises(config.ConfigError) as err:
         config.validate({"tracker": section})
