@@ -111,7 +111,6 @@ class ByteTrack:
         self.last_box = np.zeros((0, 4))          # last matched detection, xyxy
         self.class_votes = np.zeros((0, 1))       # (tracks, classes seen): decayed count of matches per class
         self.last_frame: int | None = None
-        self._predicted_iou = np.zeros((0, 0))    # this frame's predicted boxes vs its detections
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -124,8 +123,8 @@ class ByteTrack:
         self._keep(frame_id - self.last_seen <= self.max_lost_frames)   # unseen too long, by frame id
         self._predict(frame_id)
         predicted = kalman.cxcywh_to_xyxy(self.mean)
-        self._predicted_iou = box_iou(predicted, dets.xyxy)      # (tracks, detections), as predicted
-        iou = self._predicted_iou.copy()
+        predicted_iou = box_iou(predicted, dets.xyxy)           # (tracks, detections), kept for _occluded
+        iou = predicted_iou.copy()
         lost = np.flatnonzero(self.status == LOST)      # also where it was last seen: it may have stopped or turned
         iou[lost] = np.maximum(iou[lost], box_iou(self.last_box[lost], dets.xyxy))
         if self.lost_buffer > 0 and len(lost) and len(dets):     # hidden longer, placed less exactly
@@ -149,7 +148,7 @@ class ByteTrack:
         high_left = without(high, d1, len(dets))
         t3, d3 = assign(iou, np.flatnonzero(self.status == TENTATIVE), high_left, self.tentative_match_iou, gain)
         tracks, det_index = np.concatenate([t1, t2, t3]), np.concatenate([d1, d2, d3])
-        self._correct(tracks, dets, det_index, frame_id)
+        self._correct(tracks, dets, det_index, frame_id, self._occluded(predicted_iou, det_index, tracks))
         ids = np.full(len(dets), UNCONFIRMED, np.int64)
         ids[det_index] = self.ids[tracks]
         self._age(tracks, frame_id)
@@ -162,11 +161,12 @@ class ByteTrack:
         self.mean, self.cov = kalman.predict(self.mean, self.cov, np.maximum(frame_id - self.frame, 0))
         self.frame[:] = frame_id
 
-    def _correct(self, tracks: np.ndarray, dets: Detections, det_index: np.ndarray, frame_id: int) -> None:
+    def _correct(self, tracks: np.ndarray, dets: Detections, det_index: np.ndarray, frame_id: int,
+                 occluded: np.ndarray) -> None:
+        """Kalman update of each matched track; an ``occluded`` one keeps its velocity."""
         measured = kalman.xyxy_to_cxcywh(dets.xyxy[det_index])
-        velocity = self.mean[tracks, 4:8].copy()
+        velocity = self.mean[tracks, 4:8]                   # fancy indexing: a copy
         self.mean[tracks], self.cov[tracks] = kalman.update(self.mean[tracks], self.cov[tracks], measured)
-        occluded = self._occluded(det_index, tracks)
         self.mean[tracks[occluded], 4:8] = velocity[occluded]
         self.hits[tracks] += 1
         self.last_seen[tracks] = frame_id
@@ -179,12 +179,13 @@ class ByteTrack:
             self.ids[t] = self.next_id()
         self.status[tracks] = np.where(self.ids[tracks] == UNCONFIRMED, TENTATIVE, TRACKED)
 
-    def _occluded(self, det_index: np.ndarray, tracks: np.ndarray) -> np.ndarray:
+    def _occluded(self, predicted_iou: np.ndarray, det_index: np.ndarray, tracks: np.ndarray) -> np.ndarray:
         """(M,) bool: detection det_index[i], matched to tracks[i], overlaps another track's predicted
-        box by >= occlusion_iou (objects merging or passing over each other: no measure of motion)."""
+        box (``predicted_iou``: tracks x detections) by >= occlusion_iou (objects merging or passing
+        over each other: no measure of motion)."""
         if self.occlusion_iou >= 1 or len(tracks) == 0 or len(self) < 2:
             return np.zeros(len(tracks), bool)
-        near = self._predicted_iou[:, det_index].T          # (matched, tracks)
+        near = predicted_iou[:, det_index].T                # (matched, tracks), a copy
         near[np.arange(len(tracks)), tracks] = 0.0          # its own track is no other object
         return near.max(axis=1) >= self.occlusion_iou
 

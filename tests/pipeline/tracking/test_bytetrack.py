@@ -312,7 +312,6 @@ def test_a_tracked_object_keeps_its_box_against_a_lost_track_on_the_same_spot():
     assert int(ids[0]) == a_id != b_id
 
 
-
 def merged_then_hidden(k: int):
     """A walks right at 4 px/frame towards B (same class, standing at x=130); from k=12 its box sticks
     at x=106 (merged with B's, IoU 0.26 with B) for 5 frames, then A is hidden until k=45 and comes
