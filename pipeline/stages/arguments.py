@@ -29,6 +29,8 @@ def engine_options(engine_cfg: dict) -> dict:
     """make_engine keyword arguments from the ``engine`` section (flags only when set)."""
     options = {key: engine_cfg[key] for key in ENGINE_KEYS}
     options.update({key: True for key in ENGINE_FLAGS if engine_cfg.get(key)})
+    if engine_cfg.get("spinning") is not None:     # null: the engine measures it (threads auto) or keeps it off
+        options["spin"] = engine_cfg["spinning"]
     return options
 
 
