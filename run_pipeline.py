@@ -34,6 +34,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="inference threads on CPU: N, or auto (default: measured at load, cached)")
     p.add_argument("--spinning", choices=["on", "off"],
                    help="ONNX Runtime intra-op spinning (default: measured with --threads auto, else off)")
+    p.add_argument("--parallel", type=threads_option,
+                   help="ONNX Runtime on CPU: batches run side by side when more wait, N or auto "
+                        "(default auto: the cores with --threads auto, else 1)")
     p.add_argument("--publish", help="ZeroMQ PUB endpoint (default tcp://127.0.0.1:5556)")
     p.add_argument("--encoding", choices=["json", "msgpack"], help="published payload encoding")
     p.add_argument("--max-frames", type=int, help="stop after N frames per stream")
@@ -95,6 +98,7 @@ def run_config(args: argparse.Namespace) -> dict:
         "engine.device": args.device, "engine.half": args.half,
         "engine.max_batch": args.max_batch, "engine.threads": args.threads,
         "engine.spinning": None if args.spinning is None else args.spinning == "on",
+        "engine.parallel": args.parallel,
         "transport.policy": args.policy, "publish.endpoint": args.publish,
         "publish.encoding": args.encoding, "sinks.video": args.save_video, "sinks.jsonl": args.jsonl,
         "sinks.status": False if args.no_status else None, "security.curve": args.curve,

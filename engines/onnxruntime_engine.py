@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from engines.base import Engine, EngineMeta, EngineUnavailable, cuda_index, to_device_array
+from engines.ort_parallel import ParallelRuns, check_parallel, resolve_parallel
 from engines.ort_tuning import PipelineTuning
 from engines.threads import AUTO, CpuBudget, choose_budget, file_digest, ort_candidates
 
@@ -29,13 +30,15 @@ def ort_gpu_missing(providers) -> str:
             f"{', '.join(providers) or 'none'}: pip uninstall -y onnxruntime && pip install onnxruntime-gpu")
 
 
-class OnnxRuntimeEngine(PipelineTuning, Engine):
+class OnnxRuntimeEngine(ParallelRuns, PipelineTuning, Engine):
     name = "onnxruntime"
 
     def __init__(self, detector, *, device: str = "auto", half: bool = False, max_batch: int = 1,
                  threads: int | str = 1, onnx_path: str | Path | None = None, tensorrt_ep: bool = False,
-                 io_binding: bool | None = None, spin: bool | None = None, cache_root: Path | None = None) -> None:
+                 io_binding: bool | None = None, spin: bool | None = None, cache_root: Path | None = None,
+                 parallel: int | str = 1) -> None:
         super().__init__(detector, device=device, half=half, max_batch=max_batch, threads=threads)
+        self.parallel = check_parallel(parallel)   # batches at once on the CPU (engines/ort_parallel.py)
         self.onnx_path = Path(onnx_path) if onnx_path else None
         self.tensorrt_ep = bool(tensorrt_ep)
         self.io_binding = io_binding
@@ -64,6 +67,10 @@ class OnnxRuntimeEngine(PipelineTuning, Engine):
         self.budget = self._choose_budget(ort, path, device)
         notes.append(f"CPU: {self.budget.label()} ({self.budget_info['source']})")
         self.session = self._new_session(self.budget)
+        self._start_parallel(resolve_parallel(self.parallel, self.threads, device))
+        self.budget_info["parallel"] = self.parallel_runs
+        if self.parallel_runs > 1:
+            notes.append(f"up to {self.parallel_runs} batches at once on 1 thread each when more wait")
         self._meta = self._describe_session(device, notes)
         self._meta.cpu_budget = dict(self.budget_info)
         if self.io_binding is None:
@@ -182,6 +189,7 @@ class OnnxRuntimeEngine(PipelineTuning, Engine):
                           providers=tuple(self.session.get_providers()), notes=notes)
 
     def close(self) -> None:
+        self._close_parallel()
         self.session, self._stream = None, None
         super().close()
 
@@ -189,12 +197,15 @@ class OnnxRuntimeEngine(PipelineTuning, Engine):
     def _infer_host(self, batch: Any) -> dict[str, Any]:
         if self.io_binding:
             return self._run_bound(self._as_torch(batch))
+        return self._run_session(self.session, batch)
+
+    def _run_session(self, session, batch: Any) -> dict[str, np.ndarray]:
         array = _host_array(batch, np.dtype(self.meta.dtype))
         names = list(self.meta.output_names)
         if self._static_batch == 1 and len(array) > 1:
-            parts = [self.session.run(names, {self.meta.input_name: array[i:i + 1]}) for i in range(len(array))]
+            parts = [session.run(names, {self.meta.input_name: array[i:i + 1]}) for i in range(len(array))]
             return {name: np.concatenate([part[k] for part in parts]) for k, name in enumerate(names)}
-        return dict(zip(names, self.session.run(names, {self.meta.input_name: array})))
+        return dict(zip(names, session.run(names, {self.meta.input_name: array})))
 
     def infer_device(self, batch: Any, *, array_type: str = "torch") -> dict[str, Any]:
         if self.meta.device == "cpu":

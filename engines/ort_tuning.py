@@ -63,6 +63,7 @@ class PipelineTuning:
 
     def _set_info(self, budget: CpuBudget, source: str, timings: dict | None = None) -> None:
         self.budget_info = {"threads": AUTO, "source": source, "cores": usable_cores(), **asdict(budget),
+                            "parallel": getattr(self, "parallel_runs", 1),
                             **({"pipeline_timings": timings} if timings else {})}
         self.meta.cpu_budget = dict(self.budget_info)
 

@@ -85,6 +85,9 @@ def _check_semantics(origin: str, cfg: dict) -> None:
     threads = cfg["engine"]["threads"]
     if threads != "auto" and (not isinstance(threads, int) or threads <= 0):
         raise ConfigError(f"{origin}: engine.threads: expected a positive integer or 'auto', got {threads!r}")
+    parallel = cfg["engine"]["parallel"]
+    if parallel != "auto" and (isinstance(parallel, bool) or not isinstance(parallel, int) or parallel <= 0):
+        raise ConfigError(f"{origin}: engine.parallel: expected a positive integer or 'auto', got {parallel!r}")
     for key in ("conf_threshold", "iou_threshold"):
         if not 0 <= cfg["model"][key] <= 1:
             raise ConfigError(f"{origin}: model.{key}: expected a number in [0, 1], got {cfg['model'][key]!r}")

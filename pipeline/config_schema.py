@@ -41,6 +41,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "half": (bool, False, None),
         "threads": ((int, str), "auto", None),     # auto: measured at engine load (engines/threads.py)
         "spinning": ((bool, type(None)), None, None),  # onnxruntime: null = measured with threads auto, else off
+        "parallel": ((int, str), "auto", None),    # onnxruntime CPU: batches run side by side when more wait
         "max_batch": (int, 1, None),
         "batch_wait_ms": (ANY_NUMBER, 2.0, None),
         "preprocess_on": (str, "auto", ("auto", "cpu", "gpu", "inference")),  # where frames are letterboxed (README)

@@ -178,6 +178,7 @@ class Stage:
     """
     max_batch = 1
     batch_wait_s = 0.0
+    ready_frames = 1            # frames _gather takes without waiting when they are queued already
     control = None              # a telemetry.ControlListener when the supervisor has a control channel
 
     def __init__(self, name: str) -> None:
@@ -248,8 +249,17 @@ class Stage:
                     io.sender.send(out, lambda: self.stopping)
 
     def _gather(self) -> list[Envelope]:
+        """The first message within 100 ms, what else is ready now (up to ``ready_frames`` frames),
+        and, for batches, more within ``batch_wait_s`` until one batch is full."""
         envs = self.io.receiver.recv(timeout_ms=100)
-        if self.max_batch <= 1 or not envs:
+        if not envs:
+            return envs
+        while sum(e.kind != EOS for e in envs) < self.ready_frames:
+            more = self.io.receiver.recv(timeout_ms=0)
+            if not more:
+                break
+            envs += more
+        if self.max_batch <= 1:
             return envs
         deadline = time.monotonic() + self.batch_wait_s
         while sum(e.kind != EOS for e in envs) < self.max_batch:

@@ -220,6 +220,8 @@ BAD_INPUT = [
     ("publish endpoint in use", _endpoint_in_use, True),
     ("zero threads", lambda tmp: (["run", "--threads", "0"], ["engine.threads", "positive integer or 'auto'"]), False),
     ("negative threads", lambda tmp: (["run", "--threads=-2"], ["engine.threads", "-2"]), False),
+    ("zero parallel", lambda tmp: (["run", "--parallel", "0"], ["engine.parallel", "positive integer or 'auto'"]),
+     False),
 ]
 
 

@@ -34,6 +34,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
                    help="inference threads: N or auto (default: the config's, auto)")
     p.add_argument("--spinning", choices=["on", "off"], default=None,
                    help="ONNX Runtime spinning (default: measured with threads auto, else off)")
+    p.add_argument("--parallel", type=threads_option, default=None,
+                   help="ONNX Runtime on CPU: batches side by side when more wait, N or auto (default: the config's)")
     p.add_argument("--frames", type=int, default=600, help="timed frames per stream")
     p.add_argument("--warmup", type=int, default=60, help="frames per stream excluded from the statistics")
     p.add_argument("--repeat", type=int, default=1, help="repeat R times and report medians")

@@ -75,7 +75,9 @@ def _base_config(args) -> dict:
     return config.override(cfg, {"source.uri": args.source, "model.name": args.model, "model.size": args.size,
                                  "model.weights": args.weights, "engine.name": args.engine,
                                  "engine.device": args.device, "engine.half": args.half,
-                                 "engine.threads": args.threads, "engine.max_batch": args.max_batch})
+                                 "engine.threads": args.threads, "engine.max_batch": args.max_batch,
+                                 "engine.spinning": None if args.spinning is None else args.spinning == "on",
+                                 "engine.parallel": args.parallel})
 
 
 def bench_pipeline(args, base: dict) -> dict:

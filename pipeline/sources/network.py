@@ -32,7 +32,7 @@ import numpy as np
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # FFmpeg quiet: our own log says what failed
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)   # no "backend can't be used" warnings
 
-from pipeline.sources.base import SourceError
+from pipeline.sources.base import DECODE_THREADS, SourceError
 from pipeline.sources.live import LiveSource, report_event
 
 log = logging.getLogger("streamdet.source")
@@ -89,7 +89,8 @@ def _with_tcp_transport(options: str | None) -> str:
 def open_stream_capture(url: str, open_timeout_s: float, read_timeout_s: float) -> Any:
     """cv2.VideoCapture on the FFmpeg backend with open/read timeouts (RTSP over TCP)."""
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
-              cv2.CAP_PROP_READ_TIMEOUT_MSEC, max(1, int(read_timeout_s * 1000))]
+              cv2.CAP_PROP_READ_TIMEOUT_MSEC, max(1, int(read_timeout_s * 1000)),
+              cv2.CAP_PROP_N_THREADS, DECODE_THREADS]
     if not urlsplit(url).scheme.lower().startswith("rtsp"):
         return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
     with _env_lock:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from pipeline.sources.base import Frame, Source, SourceError
+from pipeline.sources.base import DECODE_THREADS, Frame, Source, SourceError
 from pipeline.sources.live import LiveSource, report_event
 
 log = logging.getLogger("streamdet.source")
@@ -92,7 +92,9 @@ class VideoFileSource(Source):
                 self._pacer = RatePacer(self.fps)
 
     def _open_capture(self) -> Any:
-        cap = cv2.VideoCapture(str(self.path))
+        cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, DECODE_THREADS])
+        if not cap.isOpened():       # not for FFmpeg: whatever backend OpenCV picks for it
+            cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
             raise SourceError(f"cannot open video file {self.path}: not a video, "
                               "or a format this OpenCV build cannot decode")

@@ -21,7 +21,7 @@ STAGE_CLASSES = {
     "sink": "pipeline.stages.sink:SinkStage",
     "branch": "pipeline.stages.branch:BranchStage",
 }
-ENGINE_KEYS = ("name", "device", "half", "max_batch", "threads")
+ENGINE_KEYS = ("name", "device", "half", "max_batch", "threads", "parallel")
 ENGINE_FLAGS = ("compile", "cuda_graph", "tensorrt_ep")
 
 

@@ -41,29 +41,39 @@ class InferenceStage(Stage):
         receiver = getattr(io, "receiver", None)
         policy = receiver.policy if receiver is not None else "none"
         self.tuner = BudgetTuner(self.engine, context=policy)   # threads 'auto': budgets tried on real frames
+        self.ready_frames = self.max_batch * self.engine.parallel_runs   # taken at once when they wait
 
     def process_batch(self, envs: list[Envelope]) -> list[Envelope | None]:
+        """Batches of up to max_batch; several at once when the engine runs them side by side."""
+        chunks = [envs[start:start + self.max_batch] for start in range(0, len(envs), self.max_batch)]
         outs: list[Envelope | None] = []
-        for start in range(0, len(envs), self.max_batch):
-            outs += self._run(envs[start:start + self.max_batch])
+        for start in range(0, len(chunks), self.engine.parallel_runs):
+            group = chunks[start:start + self.engine.parallel_runs]
+            outputs = self._infer([self._batch_of(chunk) for chunk in group], sum(map(len, group)))
+            for chunk, output in zip(group, outputs):
+                outs += self._emit(chunk, output) if output is not None else [None] * len(chunk)
         return outs
 
-    def _run(self, envs: list[Envelope]) -> list[Envelope | None]:
+    def _batch_of(self, envs: list[Envelope]):
         if "input" in envs[0].arrays:
             tensors = [self.io.array(e, "input") for e in envs]
-            batch = tensors[0][None] if len(tensors) == 1 else np.stack(tensors)
-        else:                    # preprocessing was left to this stage (GPU engine)
-            batch = self.frames_in([self.io.array(e, "frame") for e in envs])
+            return tensors[0][None] if len(tensors) == 1 else np.stack(tensors)
+        return self.frames_in([self.io.array(e, "frame") for e in envs])   # letterbox left to this stage
+
+    def _infer(self, batches: list, frames: int) -> list[dict | None]:
         self.tuner.batch_started()
         started = time.perf_counter()
         try:
-            outputs = self.engine.infer(batch)
-            self.tuner.batch_done(len(envs), time.perf_counter() - started)
+            outputs = self.engine.infer_parallel(batches) if len(batches) > 1 else [self.engine.infer(batches[0])]
+            self.tuner.batch_done(frames, time.perf_counter() - started)
+            return outputs
         except EngineOffline:          # remote engine down: drop and count, never queue
-            self.io.dropped += len(envs)
-            return [None] * len(envs)
+            self.io.dropped += frames
+            return [None] * len(batches)
         finally:
             self.io.extra_counts.update(getattr(self.engine, "stats", dict)())
+
+    def _emit(self, envs: list[Envelope], outputs: dict) -> list[Envelope | None]:
         outs = []
         for i, env in enumerate(envs):
             shapes = {name: (value.shape[1:], value.dtype) for name, value in outputs.items()}

@@ -159,7 +159,7 @@ def test_onnxruntime_explicit_spin_limits_the_calibration_to_thread_counts(tmp_p
 def test_onnxruntime_explicit_threads_win(tmp_path):
     engine = _ort(tmp_path, threads=1, spin=True)
     assert engine.meta.cpu_budget == {"threads": 1, "source": "config", "intra_op": 1, "spinning": True,
-                                      "inter_op": 1}
+                                      "inter_op": 1, "parallel": 1}
     assert engine.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "1"
 
 

@@ -35,6 +35,8 @@ def test_shipped_configs_cover_the_uses():
     ("source:\n  url: x\n", "source.url: unknown key"),
     ("engine:\n  threads: two\n", "engine.threads: expected a positive integer or 'auto', got 'two'"),
     ("engine:\n  threads: 0\n", "engine.threads: expected a positive integer or 'auto', got 0"),
+    ("engine:\n  parallel: 0\n", "engine.parallel: expected a positive integer or 'auto', got 0"),
+    ("engine:\n  parallel: many\n", "engine.parallel: expected a positive integer or 'auto', got 'many'"),
     ("engine:\n  threads: 1.5\n", "engine.threads: expected int or str, got float 1.5"),
     ("engine:\n  half: 1\n", "engine.half: expected bool"),
     ("source:\n  fps: true\n", "source.fps: expected int or float, got bool"),

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 
+import cv2
 import pytest
 import torch
 
@@ -209,3 +210,15 @@ def test_real_unreachable_rtsp_port_is_a_quick_error(server_ready):
     with pytest.raises(SourceError, match="connection refused"):
         NetworkSource(url, open_timeout_s=2.0).open()
     assert time.monotonic() - started < 3.0
+
+
+@pytest.mark.parametrize("url", ["rtsp://127.0.0.1:8554/cam", "http://127.0.0.1:8080/cam.mjpg"])
+def test_stream_decoder_is_opened_with_one_thread(monkeypatch, url):
+    from pipeline.sources import network
+    opened = []
+    monkeypatch.setattr(network.cv2, "VideoCapture", lambda *args: opened.append(args) or "cap")
+    assert network.open_stream_capture(url, 2.0, 1.0) == "cap"
+    (_, backend, params), = opened
+    settings = dict(zip(params[::2], params[1::2]))
+    assert backend == cv2.CAP_FFMPEG and settings[cv2.CAP_PROP_N_THREADS] == network.DECODE_THREADS == 1
+    assert settings[cv2.CAP_PROP_OPEN_TIMEOUT_MSEC] == 2000

@@ -205,3 +205,17 @@ def test_reader_thread_error_ends_the_stream_instead_of_hanging(caplog):
     assert reader.read(timeout=2.0) is None
     assert reader.ended
     assert "frame grabber failed" in caplog.text
+
+
+@pytest.mark.parametrize("fourcc, suffix", [("MJPG", ".avi"), ("mp4v", ".mp4")])
+def test_file_decoder_runs_one_thread(tmp_path, fourcc, suffix):
+    """FFmpeg's own choice was frame threading on every core (N_THREADS 2 here): more CPU per frame."""
+    from pipeline.sources.base import DECODE_THREADS
+    path = write_video(tmp_path / f"clip{suffix}", 5, fourcc=fourcc)
+    source = VideoFileSource(path)
+    source.open()
+    try:
+        assert source._cap.get(cv2.CAP_PROP_N_THREADS) == DECODE_THREADS == 1
+        assert source.read() is not None
+    finally:
+        source.close()

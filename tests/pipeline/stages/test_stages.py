@@ -121,3 +121,40 @@ def test_sink_publishes_the_message_in_schema(tmp_path):
     topic, payload = message
     data = json.loads(payload)
     assert topic == b"cam0" and data["frame_id"] == 3 and data["detections"] == []
+
+
+def test_inference_runs_waiting_frames_side_by_side_in_order():
+    engine = {"name": "onnxruntime", "device": "cpu", "half": False, "max_batch": 1, "threads": 2}
+    side_by_side = attached(InferenceStage("inference", card=CARD, engine={**engine, "parallel": 2}))
+    one_by_one = attached(InferenceStage("inference", card=CARD, engine={**engine, "parallel": 1}))
+    assert (side_by_side.ready_frames, one_by_one.ready_frames) == (2, 1)
+    pre = attached(PreprocessStage("preprocess", input_spec=SPEC))
+    envs = [pre.process(frame_envelope(i)) for i in range(5)]
+    got, want = side_by_side.process_batch(envs), one_by_one.process_batch(envs)
+    assert [out.frame_id for out in got] == [0, 1, 2, 3, 4]
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a.arrays["output0"], b.arrays["output0"], rtol=1e-5, atol=1e-5)
+    side_by_side.close()
+    one_by_one.close()
+
+
+class QueuedReceiver:
+    """Hands out what is queued, one message per recv (the ``wait`` policy)."""
+
+    def __init__(self, envs):
+        self.queue, self.timeouts = list(envs), []
+
+    def recv(self, timeout_ms):
+        self.timeouts.append(timeout_ms)
+        return [self.queue.pop(0)] if self.queue else []
+
+
+@pytest.mark.parametrize("ready_frames, taken", [(1, 1), (2, 2), (3, 3), (8, 4)])
+def test_gather_takes_the_frames_already_queued_up_to_ready_frames(ready_frames, taken):
+    stage = attached(InferenceStage("inference", card=CARD, engine={
+        "name": "onnxruntime", "device": "cpu", "half": False, "max_batch": 1, "threads": 1}))
+    stage.io.receiver = QueuedReceiver([frame_envelope(i) for i in range(4)])
+    stage.ready_frames = ready_frames
+    assert len(stage._gather()) == taken
+    assert all(t == 0 for t in stage.io.receiver.timeouts[1:])    # never waits for a frame not there yet
+    stage.close()
