@@ -47,10 +47,20 @@ def _die_with_parent() -> None:
         pass
 
 
+def name_process(stage: str) -> None:
+    """``sd:<stage>`` in top, ps -L and /proc/<pid>/comm (15 bytes at most), instead of 'python'
+    for every stage; threads started afterwards (the engine's) inherit it."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(15, f"sd:{stage}".encode()[:15])  # PR_SET_NAME
+    except OSError:
+        pass
+
+
 def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO", standby: bool = False) -> None:
     """``standby``: set up (model loaded) but bind nothing until the supervisor sends SIGUSR1
     (pipeline/standby.py); it then takes over from a stage that died."""
     _die_with_parent()
+    name_process(spec.name)
     logging.basicConfig(level=log_level, stream=sys.stderr,
                         format=f"%(asctime)s {spec.name} %(levelname)s %(message)s")
     from engines.threads import limit_opencv_threads, stage_thread_env
