@@ -82,7 +82,7 @@ def engine_class(name: str) -> type["Engine"]:
 class Engine:
     """Base class. Subclasses implement ``load`` and ``_infer_host``, optionally ``infer_device``."""
     name = "engine"
-    parallel_runs = 1     # batches infer_parallel runs at once (engines/ort_parallel.py)
+    parallel_runs = 1     # batches an engine with submit() runs at once (engines/ort_parallel.py)
 
     def __init__(self, detector, *, device: str = "auto", half: bool = False,
                  max_batch: int = 1, threads: int | str = 1) -> None:
@@ -140,10 +140,6 @@ class Engine:
         self.check_batch(batch)
         outputs = self._infer_host(batch)
         return {name: host_float32(value) for name, value in outputs.items()}
-
-    def infer_parallel(self, batches: list) -> list[dict[str, np.ndarray]]:
-        """Several batches' outputs, in order; engines that can run them side by side override it."""
-        return [self.infer(batch) for batch in batches]
 
     def _infer_host(self, batch: Any) -> dict[str, Any]:
         raise NotImplementedError

@@ -2,16 +2,16 @@
 
 A session with two intra-op threads splits every operator of one inference
 across the cores; every operator ends at a barrier, so a core taken for a
-moment by another stage stalls the whole run. When the inference stage has
-more than one batch waiting (a backlog, or several cameras), running them side
-by side on single-thread calls of one shared session does the same work with
+moment by another stage stalls the whole run. Under load (a backlog, or several
+cameras) running batches side by side on single-thread calls of one shared
+session (``submit``: a pool of ``parallel_runs`` threads) does the same work with
 no barriers: each call runs on its own thread, and ONNX Runtime releases the
-GIL while it runs. One frame at a time still goes to the latency-chosen main
-session, so a paced camera keeps its low latency.
+GIL while it runs. ``infer`` keeps the main session with the ``threads`` budget,
+for a paced camera's latency (the stage decides which: pipeline/stages/overlap.py).
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from engines.threads import AUTO, CpuBudget, usable_cores
 
@@ -52,22 +52,15 @@ class ParallelRuns:
         if runs <= 1:
             return
         self._solo = self.session if self.budget == SOLO else self._new_session(SOLO)
-        self._pool = ThreadPoolExecutor(max_workers=runs - 1, thread_name_prefix="ort-parallel")
+        self._pool = ThreadPoolExecutor(max_workers=runs, thread_name_prefix="ort-parallel")
 
-    def infer_parallel(self, batches: list) -> list[dict]:
-        """Each batch's outputs, in order; up to ``parallel_runs`` of them at once."""
-        if self._pool is None or len(batches) < 2:
-            return [self.infer(batch) for batch in batches]
-        for batch in batches:
-            self.check_batch(batch)
-        results: list = [None] * len(batches)
-        for start in range(0, len(batches), self.parallel_runs):
-            group = batches[start:start + self.parallel_runs]
-            futures = [self._pool.submit(self._solo_infer, batch) for batch in group[1:]]
-            results[start] = self._solo_infer(group[0])        # the calling thread runs one itself
-            for offset, future in enumerate(futures, start=1):
-                results[start + offset] = future.result()
-        return results
+    def submit(self, batch) -> Future:
+        """Start one batch on a single-thread call; the future's result is its outputs (as ``infer``).
+        Up to ``parallel_runs`` run at once, later ones queue."""
+        if self._pool is None:
+            raise RuntimeError(f"{self.name} engine: submit needs parallel runs (parallel > 1 on the CPU)")
+        self.check_batch(batch)
+        return self._pool.submit(self._solo_infer, batch)
 
     def _solo_infer(self, batch) -> dict:
         from engines.base import host_float32

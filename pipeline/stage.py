@@ -228,8 +228,16 @@ class Stage:
 
     def run_once(self) -> None:
         """One turn of the loop: what arrived within 100 ms (batched), processed and sent on."""
-        io = self.io
         envs = self._gather()
+        frames = self._intake(envs)
+        if frames:
+            self._handle(frames)
+        self._pass_eos(envs)
+
+    def _intake(self, envs: list[Envelope]) -> list[Envelope]:
+        """The frames to work on: slots the latest policy skipped are released, control messages
+        handled, frames of streams removed at runtime dropped."""
+        io = self.io
         for env in io.receiver.take_discarded():
             io.release(env)
         for message in self.control.poll() if self.control is not None else []:
@@ -239,8 +247,11 @@ class Stage:
             for env in (e for e in frames if e.stream not in self.streams):
                 io.release(env)
             frames = [e for e in frames if e.stream in self.streams]
-        if frames:
-            self._handle(frames)
+        io.wait_streams.update(e.stream for e in frames if e.meta.get("policy") == "wait")
+        return frames
+
+    def _pass_eos(self, envs: list[Envelope]) -> None:
+        io = self.io
         for env in envs:
             if env.kind == EOS:
                 env.meta.setdefault("counts", {})[self.name] = io.counts()   # final counters ride on EOS
@@ -248,13 +259,14 @@ class Stage:
                 if out is not None and io.sender is not None:
                     io.sender.send(out, lambda: self.stopping)
 
-    def _gather(self) -> list[Envelope]:
-        """The first message within 100 ms, what else is ready now (up to ``ready_frames`` frames),
-        and, for batches, more within ``batch_wait_s`` until one batch is full."""
-        envs = self.io.receiver.recv(timeout_ms=100)
+    def _gather(self, timeout_ms: int = 100, limit: int | None = None) -> list[Envelope]:
+        """The first message within ``timeout_ms``, what else is ready now (up to ``limit`` frames,
+        default ``ready_frames``), and, for batches, more within ``batch_wait_s`` until one is full."""
+        envs = self.io.receiver.recv(timeout_ms=timeout_ms)
         if not envs:
             return envs
-        while sum(e.kind != EOS for e in envs) < self.ready_frames:
+        limit = self.ready_frames if limit is None else limit
+        while sum(e.kind != EOS for e in envs) < limit:
             more = self.io.receiver.recv(timeout_ms=0)
             if not more:
                 break
@@ -271,7 +283,6 @@ class Stage:
 
     def _handle(self, frames: list[Envelope]) -> None:
         io = self.io
-        io.wait_streams.update(e.stream for e in frames if e.meta.get("policy") == "wait")
         io.blocked_s = 0.0
         t_in = time.time()
         try:
@@ -284,7 +295,12 @@ class Stage:
             outs = [None] * len(frames)
             io.failed += len(frames)
         t_out = time.time()
-        t_in += io.blocked_s    # waiting for a downstream slot is queueing: it shows in the hop, not the stage
+        # waiting for a downstream slot is queueing: it shows in the hop, not the stage
+        self._send_results(frames, outs, t_in + io.blocked_s, t_out)
+
+    def _send_results(self, frames: list[Envelope], outs: list, t_in: float, t_out: float) -> None:
+        """Release what the frames held, stamp the stage's time on each result and send it on."""
+        io = self.io
         for env, out in zip(frames, outs):
             if out is not None and not io.still_valid(env):
                 io.stale += 1          # a slot we read was overwritten while we worked

@@ -3,6 +3,8 @@
 Raw outputs go on per frame; decoding is the postprocess stage's job, so this
 process does nothing but feed the engine. It is the only stage that loads the
 network (torch only when the engine is the torch one or the model must be exported).
+With side-by-side runs (``engine.parallel`` > 1) batches start as they arrive and
+leave in order (pipeline/stages/overlap.py).
 """
 from __future__ import annotations
 
@@ -18,13 +20,14 @@ from pipeline.messages import Envelope
 from pipeline.stage import Stage, StageIO
 from pipeline.stages.budget_tuner import BudgetTuner
 from pipeline.stages.gpu_preprocess import FramePreprocessor
+from pipeline.stages.overlap import OverlappingRuns
 
 log = logging.getLogger("streamdet.inference")
 
 
-class InferenceStage(Stage):
+class InferenceStage(OverlappingRuns, Stage):
     def __init__(self, name: str, *, card: dict, engine: dict, batch_wait_s: float = 0.002) -> None:
-        """``engine``: make_engine's arguments (name, device, half, max_batch, threads, flags)."""
+        """``engine``: make_engine's arguments (name, device, half, max_batch, threads, parallel, flags)."""
         super().__init__(name)
         self.card, self.engine_options = card, dict(engine)
         self.max_batch = int(engine["max_batch"])
@@ -40,18 +43,15 @@ class InferenceStage(Stage):
         self.engine_name = self.engine.meta.name
         receiver = getattr(io, "receiver", None)
         policy = receiver.policy if receiver is not None else "none"
-        self.tuner = BudgetTuner(self.engine, context=policy)   # threads 'auto': budgets tried on real frames
-        self.ready_frames = self.max_batch * self.engine.parallel_runs   # taken at once when they wait
+        runs = self.engine.parallel_runs
+        # threads 'auto': budgets tried on real frames; not with side-by-side runs, which carry the load then
+        self.tuner = BudgetTuner(self.engine, context=policy if runs == 1 else "parallel")
+        self.start_overlap(runs)
 
     def process_batch(self, envs: list[Envelope]) -> list[Envelope | None]:
-        """Batches of up to max_batch; several at once when the engine runs them side by side."""
-        chunks = [envs[start:start + self.max_batch] for start in range(0, len(envs), self.max_batch)]
         outs: list[Envelope | None] = []
-        for start in range(0, len(chunks), self.engine.parallel_runs):
-            group = chunks[start:start + self.engine.parallel_runs]
-            outputs = self._infer([self._batch_of(chunk) for chunk in group], sum(map(len, group)))
-            for chunk, output in zip(group, outputs):
-                outs += self._emit(chunk, output) if output is not None else [None] * len(chunk)
+        for start in range(0, len(envs), self.max_batch):
+            outs += self._run(envs[start:start + self.max_batch])
         return outs
 
     def _batch_of(self, envs: list[Envelope]):
@@ -60,20 +60,22 @@ class InferenceStage(Stage):
             return tensors[0][None] if len(tensors) == 1 else np.stack(tensors)
         return self.frames_in([self.io.array(e, "frame") for e in envs])   # letterbox left to this stage
 
-    def _infer(self, batches: list, frames: int) -> list[dict | None]:
+    def _run(self, envs: list[Envelope]) -> list[Envelope | None]:
+        batch = self._batch_of(envs)
         self.tuner.batch_started()
         started = time.perf_counter()
         try:
-            outputs = self.engine.infer_parallel(batches) if len(batches) > 1 else [self.engine.infer(batches[0])]
-            self.tuner.batch_done(frames, time.perf_counter() - started)
-            return outputs
+            outputs = self.engine.infer(batch)
+            self.tuner.batch_done(len(envs), time.perf_counter() - started)
         except EngineOffline:          # remote engine down: drop and count, never queue
-            self.io.dropped += frames
-            return [None] * len(batches)
+            self.io.dropped += len(envs)
+            return [None] * len(envs)
         finally:
             self.io.extra_counts.update(getattr(self.engine, "stats", dict)())
+        return self._emit(envs, outputs)
 
     def _emit(self, envs: list[Envelope], outputs: dict) -> list[Envelope | None]:
+        """One outgoing envelope per frame, its outputs in this stage's shared-memory ring."""
         outs = []
         for i, env in enumerate(envs):
             shapes = {name: (value.shape[1:], value.dtype) for name, value in outputs.items()}
@@ -93,6 +95,7 @@ class InferenceStage(Stage):
         return outs
 
     def close(self) -> None:
+        self.stop_overlap()
         engine = getattr(self, "engine", None)
         if engine is not None:
             engine.close()

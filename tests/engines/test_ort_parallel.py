@@ -31,13 +31,13 @@ def test_how_many_batches_run_at_once(parallel, threads, device, runs):
     assert resolve_parallel(parallel, threads, device) == runs
 
 
-def test_side_by_side_outputs_match_one_at_a_time_and_keep_their_order(tmp_path):
+def test_side_by_side_outputs_match_one_at_a_time(tmp_path):
     engine = _engine(tmp_path, threads=2, parallel=2)
     assert engine.parallel_runs == 2 and engine.meta.cpu_budget["parallel"] == 2
     batches = [random_batch(1, seed=seed) for seed in range(5)]
-    together = engine.infer_parallel(batches)
-    for batch, got in zip(batches, together):
-        want = engine.infer(batch)
+    futures = [engine.submit(batch) for batch in batches]     # more than two: the rest queue
+    for batch, future in zip(batches, futures):
+        got, want = future.result(timeout=30), engine.infer(batch)
         for name in want:
             np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-6)
     engine.close()
@@ -55,14 +55,22 @@ def test_the_side_by_side_calls_use_one_thread_each_and_overlap(tmp_path):
         both_inside.wait()          # BrokenBarrierError if the two calls ran one after the other
         return {"output0": np.zeros((len(batch), 1), np.float32)}
     engine._run_session = run_session
-    engine.infer_parallel([random_batch(1, seed=1), random_batch(1, seed=2)])
+    futures = [engine.submit(random_batch(1, seed=1)), engine.submit(random_batch(1, seed=2))]
+    assert all(len(f.result(timeout=30)["output0"]) == 1 for f in futures)
     assert len(threads_seen) == 2
     engine.close()
 
 
-def test_one_run_at_a_time_when_parallel_is_one(tmp_path):
+def test_no_side_by_side_runs_when_parallel_is_one(tmp_path):
     engine = _engine(tmp_path, threads=1, parallel=1)
     assert engine.parallel_runs == 1 and engine._solo is None
-    outs = engine.infer_parallel([random_batch(1, seed=1), random_batch(1, seed=2)])
-    assert len(outs) == 2
+    with pytest.raises(RuntimeError, match="parallel > 1"):
+        engine.submit(random_batch(1, seed=1))
+    engine.close()
+
+
+def test_a_batch_of_the_wrong_shape_is_refused_before_it_runs(tmp_path):
+    engine = _engine(tmp_path, threads=2, parallel=2)
+    with pytest.raises(ValueError, match="batch must be"):
+        engine.submit(np.zeros((1, 3, 7, 7), np.float32))
     engine.close()

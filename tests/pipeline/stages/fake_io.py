@@ -24,6 +24,7 @@ class FakeIO:
         self.stale = self.failed = self.dropped = 0
         self.extra_counts: dict = {}
         self.blocked_s = 0.0
+        self.wait_streams: set = set()
 
     def array(self, env, name: str) -> np.ndarray:
         return env.arrays[name]

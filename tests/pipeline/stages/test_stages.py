@@ -123,19 +123,41 @@ def test_sink_publishes_the_message_in_schema(tmp_path):
     assert topic == b"cam0" and data["frame_id"] == 3 and data["detections"] == []
 
 
-def test_inference_runs_waiting_frames_side_by_side_in_order():
-    engine = {"name": "onnxruntime", "device": "cpu", "half": False, "max_batch": 1, "threads": 2}
-    side_by_side = attached(InferenceStage("inference", card=CARD, engine={**engine, "parallel": 2}))
-    one_by_one = attached(InferenceStage("inference", card=CARD, engine={**engine, "parallel": 1}))
-    assert (side_by_side.ready_frames, one_by_one.ready_frames) == (2, 1)
+ENGINE = {"name": "onnxruntime", "device": "cpu", "half": False, "max_batch": 1, "threads": 2}
+
+
+def test_inference_under_load_runs_frames_side_by_side_and_sends_them_in_order():
+    side_by_side = attached(InferenceStage("inference", card=CARD, engine={**ENGINE, "parallel": 2}))
+    one_by_one = attached(InferenceStage("inference", card=CARD, engine={**ENGINE, "parallel": 1}))
+    assert (side_by_side.ready_frames, one_by_one.ready_frames) == (2, 1) and one_by_one.flight is None
     pre = attached(PreprocessStage("preprocess", input_spec=SPEC))
     envs = [pre.process(frame_envelope(i)) for i in range(5)]
-    got, want = side_by_side.process_batch(envs), one_by_one.process_batch(envs)
-    assert [out.frame_id for out in got] == [0, 1, 2, 3, 4]
-    for a, b in zip(got, want):
-        np.testing.assert_allclose(a.arrays["output0"], b.arrays["output0"], rtol=1e-5, atol=1e-5)
+    side_by_side._start(envs[:1])                  # idle stage, one frame: the main session, sent at once
+    assert [e.frame_id for e in side_by_side.io.sender.sent] == [0] and not side_by_side.flight
+    side_by_side._start(envs[1:3])                 # two at once: both side by side
+    side_by_side._start(envs[3:])                  # more while they run: queued behind them
+    assert len(side_by_side.flight) == 4
+    side_by_side.drain()
+    sent = side_by_side.io.sender.sent
+    assert [e.frame_id for e in sent] == [0, 1, 2, 3, 4]
+    for got, want in zip(sent, one_by_one.process_batch(envs)):
+        np.testing.assert_allclose(got.arrays["output0"], want.arrays["output0"], rtol=1e-5, atol=1e-5)
+        (stage, t_in, t_out), = got.stamps
+        assert stage == "inference" and t_out >= t_in
     side_by_side.close()
     one_by_one.close()
+
+
+def test_a_lone_frame_right_after_a_run_waits_its_turn_side_by_side():
+    """Busy (no idle time since the last result): a lone frame must not take the two-thread session."""
+    stage = attached(InferenceStage("inference", card=CARD, engine={**ENGINE, "parallel": 2}))
+    pre = attached(PreprocessStage("preprocess", input_spec=SPEC))
+    stage._lone_s = 3600.0                         # a main-session run takes longer than the stage was idle
+    stage._start([pre.process(frame_envelope(0))])
+    assert len(stage.flight) == 1 and not stage.io.sender.sent
+    stage.drain()
+    assert [e.frame_id for e in stage.io.sender.sent] == [0]
+    stage.close()
 
 
 class QueuedReceiver:
