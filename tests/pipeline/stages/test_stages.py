@@ -135,8 +135,8 @@ def test_inference_under_load_runs_frames_side_by_side_and_sends_them_in_order()
     side_by_side._start(envs[:1])                  # idle stage, one frame: the main session, sent at once
     assert [e.frame_id for e in side_by_side.io.sender.sent] == [0] and not side_by_side.flight
     side_by_side._start(envs[1:3])                 # two at once: both side by side
-    side_by_side._start(envs[3:])                  # more while they run: queued behind them
-    assert len(side_by_side.flight) == 4
+    side_by_side._start(envs[3:])                  # more while they run: they wait in the stage's queue
+    assert len(side_by_side.flight) == 2 and [e.frame_id for e in side_by_side._pending] == [3, 4]
     side_by_side.drain()
     sent = side_by_side.io.sender.sent
     assert [e.frame_id for e in sent] == [0, 1, 2, 3, 4]
@@ -157,6 +157,25 @@ def test_a_lone_frame_right_after_a_run_waits_its_turn_side_by_side():
     assert len(stage.flight) == 1 and not stage.io.sender.sent
     stage.drain()
     assert [e.frame_id for e in stage.io.sender.sent] == [0]
+    stage.close()
+
+
+def test_under_latest_a_waiting_frame_is_replaced_by_a_newer_one_of_its_stream():
+    """A frame that waits for a free run must not be run after a newer one of its camera came."""
+    stage = attached(InferenceStage("inference", card=CARD, engine={**ENGINE, "parallel": 2}))
+    pre = attached(PreprocessStage("preprocess", input_spec=SPEC))
+
+    def live(frame_id, stream):
+        env = pre.process(frame_envelope(frame_id))
+        env.stream, env.meta["policy"] = stream, "latest"
+        return env
+    stage._lone_s = 3600.0
+    stage._start([live(0, "a"), live(1, "b"), live(2, "c"), live(3, "d")])   # 2 run, 2 wait
+    stage._start([live(4, "c"), live(5, "d")])     # newer frames of c and d replace the waiting ones
+    assert [(e.stream, e.frame_id) for e in stage._pending] == [("c", 4), ("d", 5)]
+    assert stage.io.dropped == 2
+    stage.drain()
+    assert [e.frame_id for e in stage.io.sender.sent] == [0, 1, 4, 5]
     stage.close()
 
 
