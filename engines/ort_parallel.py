@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from engines.threads import AUTO, CpuBudget, usable_cores
+from engines.base import host_float32
+from engines.threads import AUTO, CpuBudget, check_threads, usable_cores
 
 SOLO = CpuBudget(1, spinning=False)    # the budget of one of the side-by-side calls
 
@@ -23,11 +24,7 @@ class ParallelError(ValueError):
 
 
 def check_parallel(value) -> int | str:
-    if value == AUTO:
-        return AUTO
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ParallelError(f"parallel must be a positive integer or 'auto', got {value!r}")
-    return value
+    return check_threads(value, "parallel", ParallelError)
 
 
 def resolve_parallel(parallel: int | str, threads: int | str, device: str) -> int:
@@ -63,7 +60,6 @@ class ParallelRuns:
         return self._pool.submit(self._solo_infer, batch)
 
     def _solo_infer(self, batch) -> dict:
-        from engines.base import host_float32
         return {name: host_float32(value) for name, value in self._run_session(self._solo, batch).items()}
 
     def _close_parallel(self) -> None:

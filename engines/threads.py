@@ -40,14 +40,14 @@ class CpuBudget:
         return f"{self.intra_op} thread(s), spinning {'on' if self.spinning else 'off'}"
 
 
-def check_threads(value) -> int | str:
-    """A positive int or 'auto'; anything else raises ThreadsError (one line)."""
+def check_threads(value, name: str = "threads", error: type[ValueError] = ThreadsError) -> int | str:
+    """A positive int or 'auto'; anything else raises ``error`` (one line naming ``name``)."""
     if value == AUTO:
         return AUTO
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ThreadsError(f"threads must be a positive integer or 'auto', got {value!r}")
+        raise error(f"{name} must be a positive integer or 'auto', got {value!r}")
     if value < 1:
-        raise ThreadsError(f"threads must be a positive integer or 'auto', got {value}")
+        raise error(f"{name} must be a positive integer or 'auto', got {value}")
     return value
 
 

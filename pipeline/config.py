@@ -82,12 +82,10 @@ def _check_semantics(origin: str, cfg: dict) -> None:
     for section, key in positive:
         if cfg[section][key] <= 0:
             raise ConfigError(f"{origin}: {section}.{key}: expected a positive number, got {cfg[section][key]!r}")
-    threads = cfg["engine"]["threads"]
-    if threads != "auto" and (not isinstance(threads, int) or threads <= 0):
-        raise ConfigError(f"{origin}: engine.threads: expected a positive integer or 'auto', got {threads!r}")
-    parallel = cfg["engine"]["parallel"]
-    if parallel != "auto" and (isinstance(parallel, bool) or not isinstance(parallel, int) or parallel <= 0):
-        raise ConfigError(f"{origin}: engine.parallel: expected a positive integer or 'auto', got {parallel!r}")
+    for key in ("threads", "parallel"):      # the schema has refused bools already
+        value = cfg["engine"][key]
+        if value != "auto" and (not isinstance(value, int) or value <= 0):
+            raise ConfigError(f"{origin}: engine.{key}: expected a positive integer or 'auto', got {value!r}")
     for key in ("conf_threshold", "iou_threshold"):
         if not 0 <= cfg["model"][key] <= 1:
             raise ConfigError(f"{origin}: model.{key}: expected a number in [0, 1], got {cfg['model'][key]!r}")

@@ -208,11 +208,15 @@ class Receiver:
                 kept.append(env)
                 continue
             if env.stream in newest:
-                self.dropped += 1
-                self.dropped_by_stream[env.stream] = self.dropped_by_stream.get(env.stream, 0) + 1
+                self.count_skipped(env.stream)
                 self._discarded.append(newest[env.stream])
             newest[env.stream] = env
         return list(newest.values()) + kept
+
+    def count_skipped(self, stream: str) -> None:
+        """A frame of ``stream`` skipped for a newer one (here, or by a stage that queues frames)."""
+        self.dropped += 1
+        self.dropped_by_stream[stream] = self.dropped_by_stream.get(stream, 0) + 1
 
     def take_discarded(self) -> list[Envelope]:
         """Envelopes skipped by the latest policy since the last call."""

@@ -23,7 +23,7 @@ import zmq
 class Flight:
     envs: list            # the frames of one batch
     started: float        # time.time() when it was submitted
-    future: Any = None    # concurrent.futures.Future -> {output name: array}
+    future: Any           # concurrent.futures.Future -> {output name: array}
     done_at: float = 0.0  # time.time() when its run ended (set on the worker thread)
 
 
@@ -43,8 +43,7 @@ class InFlight:
         return max(0, self.capacity - len(self.flights))
 
     def submit(self, envs: list, batch) -> None:
-        flight = Flight(envs, time.time())
-        flight.future = self.engine.submit(batch)
+        flight = Flight(envs, time.time(), self.engine.submit(batch))
         self.flights.append(flight)
         flight.future.add_done_callback(lambda _future, f=flight: self._landed(f))
 

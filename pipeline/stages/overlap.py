@@ -31,7 +31,7 @@ class OverlappingRuns:
 
     def start_overlap(self, runs: int) -> None:
         self.ready_frames = self.max_batch * runs      # taken at once when they wait
-        if runs > 1 and hasattr(self.engine, "submit"):
+        if runs > 1:                             # only engines with submit() run more than one
             self.flight = InFlight(self.engine, runs)
         self._idle_since = time.time()
         self._lone_s = 0.0
@@ -86,9 +86,8 @@ class OverlappingRuns:
                 self._pending.remove(old)       # newest frame wins, as on the hop
                 self.io.release(old)
                 if receiver is not None:
-                    receiver.dropped += 1
-                    receiver.dropped_by_stream[old.stream] = receiver.dropped_by_stream.get(old.stream, 0) + 1
-                else:
+                    receiver.count_skipped(old.stream)
+                else:                           # no hop (a stage driven directly): the stage's own count
                     self.io.dropped += 1
         self._pending.append(env)
 
