@@ -43,7 +43,7 @@ class CaptureStage(Stage):
 
     def run(self) -> None:
         io = self.io
-        while not self.stopping:
+        while not self.stopping and not self._limit_reached():
             h, w = self.source.frame_shape
             arrays = io.alloc({"frame": ((h, w, 3), np.uint8)}, lambda: self.stopping)
             if arrays is None:
@@ -80,6 +80,11 @@ class CaptureStage(Stage):
         # frames and the end-of-stream), whatever LINGER says.
         while not self.stopping:
             time.sleep(0.05)
+
+    def _limit_reached(self) -> bool:
+        """``max_frames`` sent, for every kind of source (ids continue across restarts, so does the count)."""
+        limit = self.source_cfg.get("max_frames")
+        return limit is not None and self.first_id + self.sent >= limit
 
     def _counts(self) -> dict:
         counts = self.io.counts()

@@ -1,6 +1,7 @@
 """Each stage's ``process`` built from plain constructor arguments: no YAML, supervisor or sockets."""
 import json
 
+import cv2
 import numpy as np
 import pytest
 import zmq
@@ -80,8 +81,7 @@ def test_inference_runs_the_engine_on_a_batch():
     stage.close()
 
 
-def test_capture_sends_every_frame_then_end_of_stream():
-    source = dict(config.defaults()["source"], max_frames=3)
+def run_capture_until_eos(source: dict) -> list[Envelope]:
     stage = CaptureStage("capture.cam0", stream="cam0", source_cfg=source)
     stage.setup(FakeIO())
     original = stage.io.sender.send
@@ -92,9 +92,28 @@ def test_capture_sends_every_frame_then_end_of_stream():
     stage.io.sender.send = send
     stage.run()
     stage.close()
-    sent = stage.io.sender.sent
+    return stage.io.sender.sent
+
+
+def test_capture_sends_every_frame_then_end_of_stream():
+    sent = run_capture_until_eos(dict(config.defaults()["source"], max_frames=3))
     assert [env.frame_id for env in sent[:3]] == [0, 1, 2] and sent[3].kind == "eos"
     assert sent[0].arrays["frame"].shape == (480, 640, 3) and sent[0].stamps[0][0] == "capture"
+
+
+def test_max_frames_ends_a_video_file_too(tmp_path):
+    """Bug: source.max_frames (--max-frames) bounded only the synthetic source; a video file ran to its end."""
+    path = str(tmp_path / "clip.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 30, (64, 48))
+    for i in range(12):
+        writer.write(np.full((48, 64, 3), i * 20, np.uint8))
+    writer.release()
+    source = dict(config.defaults()["source"], uri=path, max_frames=5)
+    sent = run_capture_until_eos(source)
+    assert [env.frame_id for env in sent if env.kind != "eos"] == [0, 1, 2, 3, 4]
+    assert sent[-1].kind == "eos" and sent[-1].frame_id == 4
+    unbounded = run_capture_until_eos(dict(source, max_frames=None))
+    assert [env.frame_id for env in unbounded if env.kind != "eos"] == list(range(12))
 
 
 def test_sink_publishes_the_message_in_schema(tmp_path):
