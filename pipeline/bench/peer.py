@@ -137,7 +137,8 @@ def compare_one(args, base: dict, model: Path, video: Path) -> dict:
                        "ours_over_peer": round(ours["fps"] / peer["fps"], 3),
                        "best_bare_fps": best_bare, "ours_over_best_bare": round(ours["fps"] / best_bare, 3),
                        "bare_sweep": sweep, "ours_stages": ours["stages"], "ours_end_to_end": ours["end_to_end"],
-                       "ours_engine": ours.get("engine"), "pipeline_sweep": pipeline_sweep})
+                       "ours_engine": ours.get("engine"), "ours_cpu": ours.get("cpu"),
+                       "pipeline_sweep": pipeline_sweep})
         print(f"{imgsz}: ours {ours['fps']:.1f} FPS, peer {peer['fps']:.1f} FPS, "
               f"ours/peer {rounds[-1]['ours_over_peer']:.2f}, ours/best bare {rounds[-1]['ours_over_best_bare']:.2f}",
               file=sys.stderr)

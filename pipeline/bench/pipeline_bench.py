@@ -9,6 +9,7 @@ import threading
 from tqdm import tqdm
 
 from pipeline import config
+from pipeline.bench.cpu_usage import CpuWindow
 from pipeline.bench.machine import machine_info
 from pipeline.client import Subscriber
 from pipeline.supervisor import Supervisor
@@ -37,6 +38,7 @@ def run_pipeline_once(cfg: dict, warmup: int, progress: bool = True, label: str 
     total = (cfg["source"]["max_frames"]) * cfg["source"]["streams"]
     stop = threading.Event()
     bar = tqdm(total=total, desc=label, unit="frame", disable=not progress, leave=False)
+    seen = [0]
 
     def follow() -> None:
         with Subscriber(cfg["publish"]["endpoint"], encoding=cfg["publish"]["encoding"],
@@ -49,17 +51,21 @@ def run_pipeline_once(cfg: dict, warmup: int, progress: bool = True, label: str 
                 previous = highest.get(message["stream"], -1)
                 highest[message["stream"]] = max(previous, message["frame_id"])
                 bar.update(max(0, message["frame_id"] - previous))
+                seen[0] += 1
 
     watcher = threading.Thread(target=follow, daemon=True)
     watcher.start()
+    cpu = CpuWindow(lambda: seen[0], start_after=warmup * cfg["source"]["streams"]).start()
     try:
         summary = Supervisor(cfg, log_level="WARNING", warmup_frames=warmup).run()
     finally:
         stop.set()
+        summary_cpu = cpu.stop()
         watcher.join(2)
         bar.close()
     if not summary.get("frames"):
         raise RuntimeError(f"{label}: the pipeline published no frames ({summary.get('stop_reason')})")
+    summary["cpu"] = summary_cpu     # CPU ms per published frame of each process (None: too short)
     return summary
 
 
@@ -112,11 +118,24 @@ def bench_pipeline(args, base: dict) -> dict:
         "baselines": {"bare_engine_fps": round(bare, 2), "sequential_fps": round(seq, 2),
                       "bare_runs": bares, "sequential_runs": seqs,
                       "pipeline_over_bare": round(fps / bare, 3), "pipeline_over_sequential": round(fps / seq, 3)},
+        "cpu_ms_per_frame": median_cpu([r.get("cpu") for r in runs]),
         "timeline": runs[-1]["timeline"],
     }
     if args.live_rate:
         result["overload"] = overload_report(runs[-1], result)
     return result
+
+
+def median_cpu(readings: list[dict | None]) -> dict | None:
+    """Per process, the median over runs of CPU ms per published frame (None: no run was long enough)."""
+    readings = [r for r in readings if r]
+    if not readings:
+        return None
+    names = sorted(set().union(*(r["ms_per_frame"] for r in readings)))
+    per = {n: round(statistics.median(r["ms_per_frame"][n] for r in readings if n in r["ms_per_frame"]), 3)
+           for n in names}
+    return {"ms_per_frame": per, "total_ms_per_frame": round(statistics.median(
+        r["total_ms_per_frame"] for r in readings), 3), "runs": len(readings)}
 
 
 def overload_report(summary: dict, result: dict) -> dict:
