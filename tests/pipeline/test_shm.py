@@ -93,3 +93,31 @@ def test_orphan_segments_of_dead_supervisors_are_removed():
     assert (SHM_DIR / alive.name).exists()
     dead.close()
     alive.close(unlink=True)
+
+
+def _resident_kib(ring: SlotRing) -> int:
+    """Rss of this process's mapping of ``ring`` (/proc/self/smaps), in KiB."""
+    address = np.frombuffer(ring._mm, dtype=np.uint8).ctypes.data
+    inside = False
+    for line in open("/proc/self/smaps"):
+        fields = line.split()
+        if "-" in fields[0] and len(fields) >= 5:        # a mapping's header: start-end perms ...
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            inside = start <= address < end
+        elif inside and fields[0] == "Rss:":
+            return int(fields[1])
+    raise AssertionError(f"no mapping of {ring.name} found")
+
+
+def test_a_fresh_ring_is_mapped_whole_in_producer_and_consumer():
+    """No page fault per 4 KiB on the first lap: the first N frames cost what the rest do."""
+    name = "streamdet-test-populate"
+    producer = SlotRing.create(name, nslots=4, slot_size=1 << 20)
+    consumer = SlotRing.attach(name)
+    try:
+        size_kib = (SHM_DIR / name).stat().st_size // 1024
+        assert _resident_kib(producer) >= size_kib - 4
+        assert _resident_kib(consumer) >= size_kib - 4
+    finally:
+        consumer.close()
+        producer.close(unlink=True)
