@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +35,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def one_run(frames: int, cache: str | None, timeout_s: float = 300.0) -> dict:
+def one_run(frames: int, cache: str | None, timeout_s: float = 300.0, extra_args: tuple[str, ...] = (),
+            watch: Callable[[int, int], None] | None = None) -> dict:
+    """``extra_args`` go to ``run``; ``watch(messages so far, run's pid)`` is called after each message."""
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     env = dict(os.environ)
     if cache:
         env["STREAMDET_CACHE"] = cache
     cmd = [sys.executable, str(REPO / "run_pipeline.py"), "run", "--max-frames", str(frames),
-           "--publish", endpoint, "--no-status"]
+           "--publish", endpoint, "--no-status", *extra_args]
     totals, inference, first_s = [], [], None
     with Subscriber(endpoint, timeout_s=0.5) as sub:
         t0 = time.perf_counter()
@@ -57,6 +60,8 @@ def one_run(frames: int, cache: str | None, timeout_s: float = 300.0) -> dict:
                 first_s = time.perf_counter() - t0
             totals.append(message["latency_ms"]["total"])
             inference.append(message["latency_ms"]["inference"])
+            if watch is not None:
+                watch(len(totals), proc.pid)
         _, err = proc.communicate(timeout=60)
     if proc.returncode != 0 or not totals:
         raise RuntimeError(f"default run failed (exit {proc.returncode}): {err.strip()[-400:]}")

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -99,7 +101,7 @@ def _resident_kib(ring: SlotRing) -> int:
     """Rss of this process's mapping of ``ring`` (/proc/self/smaps), in KiB."""
     address = np.frombuffer(ring._mm, dtype=np.uint8).ctypes.data
     inside = False
-    for line in open("/proc/self/smaps"):
+    for line in Path("/proc/self/smaps").read_text().splitlines():
         fields = line.split()
         if "-" in fields[0] and len(fields) >= 5:        # a mapping's header: start-end perms ...
             start, end = (int(x, 16) for x in fields[0].split("-"))
