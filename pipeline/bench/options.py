@@ -52,6 +52,10 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--camera-fps", type=int, default=25, help="--rtsp: frame rate of each camera")
     p.add_argument("--camera-width", type=int, default=640, help="--rtsp: frame width of each camera")
     p.add_argument("--camera-height", type=int, default=480, help="--rtsp: frame height of each camera")
+    p.add_argument("--cameras", choices=["clip", "pattern"], default="clip",
+                   help="--rtsp: clip = the bench's synthetic-scene video, encoded to H.264 once and looped (like an "
+                        "IP camera, its encoder does not load this host while it serves); pattern = GStreamer's "
+                        "test pattern, encoded live on this host")
     p.add_argument("--minutes", type=float, default=30.0, help="soak: minutes of the steady phase after the faults")
     p.add_argument("--notes", default=None, help="free text stored with the results (which machine, how loaded)")
     p.add_argument("--suite", default="pipeline", choices=list(SUITES),

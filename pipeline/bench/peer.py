@@ -51,19 +51,24 @@ def default_models() -> list[Path]:
     return [p for p in (folder / "yolov8n-320.onnx", folder / "yolov8n-640.onnx") if p.is_file()]
 
 
-def make_video(frames: int, seed: int = 0, width: int = 640, height: int = 480, fps: float = 30.0) -> Path:
+VIDEO_SUFFIX = {"mp4v": ".mp4", "MJPG": ".avi"}     # MJPG: what the RTSP bench's clip cameras read
+
+
+def make_video(frames: int, seed: int = 0, width: int = 640, height: int = 480, fps: float = 30.0,
+               codec: str = "mp4v") -> Path:
     """A synthetic-scene video file (cached): the same pixels for both sides."""
     import cv2
     from engines.cache import cache_root
     from pipeline.sources.synthetic import SyntheticScene
-    path = cache_root() / "peer" / f"synthetic-s{seed}-{width}x{height}-{frames}.mp4"
+    suffix = VIDEO_SUFFIX[codec]
+    path = cache_root() / "peer" / f"synthetic-s{seed}-{width}x{height}-{frames}{suffix}"
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    tmp = path.with_suffix(".tmp" + suffix)
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec), fps, (width, height))
     if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write {tmp} (mp4v)")
+        raise RuntimeError(f"OpenCV cannot write {tmp} ({codec})")
     scene = SyntheticScene(seed=seed, width=width, height=height)
     for frame_id in range(frames):
         writer.write(scene.render(frame_id))

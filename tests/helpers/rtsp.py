@@ -39,22 +39,24 @@ def free_port() -> int:
 
 
 class RtspServer:
-    """One run of the test server on ``port``; ``url`` is where the test pattern streams.
+    """One run of the test server on ``port``; ``url`` is where the test pattern (or ``clip``) streams.
 
     The server's stderr goes to ``log_path`` so a failed start can say why.
     """
 
-    def __init__(self, port: int, log_path: Path, size: tuple[int, int] = (320, 240), fps: int = 25) -> None:
-        self.port, self.size, self.fps = port, size, fps
+    def __init__(self, port: int, log_path: Path, size: tuple[int, int] = (320, 240), fps: int = 25,
+                 clip: Path | None = None) -> None:
+        self.port, self.size, self.fps, self.clip = port, size, fps, clip
         self.url = f"rtsp://127.0.0.1:{port}/test"
         self.log_path = Path(log_path)
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout_s: float = 15.0) -> "RtspServer":
+    def start(self, timeout_s: float = 30.0) -> "RtspServer":
+        clip = ["--clip", str(self.clip)] if self.clip else []
         with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(
                 [SYSTEM_PYTHON, str(SERVER_SCRIPT), str(self.port), "--width", str(self.size[0]),
-                 "--height", str(self.size[1]), "--fps", str(self.fps)],
+                 "--height", str(self.size[1]), "--fps", str(self.fps), *clip],
                 stdout=subprocess.PIPE, stderr=log, text=True)
         lines: list[str] = []
         reader = threading.Thread(target=lambda: lines.append(self.process.stdout.readline()),

@@ -2,7 +2,10 @@
 
 Run it with Debian's own Python, which has the GStreamer bindings (the venv's does not):
 
-    /usr/bin/python3 tests/helpers/rtsp_server.py PORT [--width 320 --height 240 --fps 25]
+    /usr/bin/python3 tests/helpers/rtsp_server.py PORT [--width 320 --height 240 --fps 25] [--clip FILE.avi]
+
+With ``--clip`` it sends a Motion-JPEG AVI instead, encoded once at start-up and looped
+(rtsp_clip.py): a camera whose encoder does not take the host's CPU while it serves.
 
 It listens on 127.0.0.1 only and prints ``READY rtsp://127.0.0.1:PORT/test`` on stdout once
 it serves, or ``FAILED <reason>`` and exits 2 when it cannot (missing plugin, port taken).
@@ -31,21 +34,41 @@ def launch_line(width: int, height: int, fps: int) -> str:
             f"rtph264pay name=pay0 pt=96 config-interval=1 )")
 
 
-def missing_elements() -> list[str]:
-    return [name for name in NEEDED_ELEMENTS if Gst.ElementFactory.find(name) is None]
+def missing_elements(names: tuple[str, ...]) -> list[str]:
+    return [name for name in names if Gst.ElementFactory.find(name) is None]
 
 
-def serve(port: int, width: int, height: int, fps: int) -> int:
-    Gst.init(None)
-    missing = missing_elements()
+def clip_factory(factory, clip: str, width: int, height: int, fps: int) -> str | None:
+    """Set ``factory`` up to loop ``clip``; None, or why it cannot."""
+    import rtsp_clip
+    missing = missing_elements(rtsp_clip.NEEDED_ELEMENTS)
     if missing:
-        print(f"FAILED missing GStreamer elements: {', '.join(missing)}", flush=True)
+        return f"missing GStreamer elements: {', '.join(missing)}"
+    try:
+        units = rtsp_clip.encode(clip, width, height, fps)
+        feeder = rtsp_clip.ClipFeeder(units, fps)
+    except (RuntimeError, ValueError, GLib.Error) as exc:
+        return f"clip {clip}: {exc}"
+    factory.set_launch(rtsp_clip.launch_line(width, height, fps))
+    factory.connect("media-configure", feeder.attach)
+    return None
+
+
+def serve(port: int, width: int, height: int, fps: int, clip: str | None = None) -> int:
+    Gst.init(None)
+    factory = GstRtspServer.RTSPMediaFactory()
+    if clip:
+        failed = clip_factory(factory, clip, width, height, fps)
+    else:
+        missing = missing_elements(NEEDED_ELEMENTS)
+        failed = f"missing GStreamer elements: {', '.join(missing)}" if missing else None
+        factory.set_launch(launch_line(width, height, fps))
+    if failed:
+        print(f"FAILED {failed}", flush=True)
         return 2
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(str(port))
-    factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(launch_line(width, height, fps))
     factory.set_shared(True)
     server.get_mount_points().add_factory(MOUNT, factory)
     if server.attach(None) == 0:
@@ -65,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--height", type=int, default=240)
     parser.add_argument("--fps", type=int, default=25)
+    parser.add_argument("--clip", default=None, help="a Motion-JPEG AVI to loop instead of the live pattern")
     args = parser.parse_args(argv)
-    return serve(args.port, args.width, args.height, args.fps)
+    return serve(args.port, args.width, args.height, args.fps, args.clip)
 
 
 if __name__ == "__main__":

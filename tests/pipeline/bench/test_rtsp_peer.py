@@ -38,6 +38,7 @@ def test_flags_parse():
     assert (args.rtsp, args.scaling, args.peer, args.peer_python) == (True, True, "ultralytics", "/p/python")
     assert args.peer_model == ["m.onnx"] and args.peer_streams == [4] and args.camera_fps == 30
     assert _args("--rtsp").peer_streams is None
+    assert _args("--rtsp").cameras == "clip" and _args("--rtsp", "--cameras", "pattern").cameras == "pattern"
 
 
 def test_streams_file_is_one_url_a_line(tmp_path):
