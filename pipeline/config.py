@@ -82,6 +82,10 @@ def _check_semantics(origin: str, cfg: dict) -> None:
     for section, key in positive:
         if cfg[section][key] <= 0:
             raise ConfigError(f"{origin}: {section}.{key}: expected a positive number, got {cfg[section][key]!r}")
+    inflight, slots = cfg["transport"]["live_inflight"], cfg["transport"]["slots"]
+    if not 0 <= inflight < slots:      # more than a ring holds would let capture overwrite frames in flight
+        raise ConfigError(f"{origin}: transport.live_inflight: expected 0 (no limit) to transport.slots - 1 "
+                          f"({slots - 1}), got {inflight!r}")
     for key in ("threads", "parallel"):      # the schema has refused bools already
         value = cfg["engine"][key]
         if value != "auto" and (not isinstance(value, int) or value <= 0):

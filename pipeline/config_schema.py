@@ -58,6 +58,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "policy": (str, "auto", ("auto",) + POLICIES),
         "hwm": (int, 4, None),
         "slots": (int, 8, None),                     # shared-memory slots per ring: frames in flight per hop
+        "live_inflight": (int, 1, None),             # live stream: frames a capture lets be in flight up to inference
         "allow_remote": (bool, False, None),
         "endpoints": (dict, {}, None),               # stage -> endpoint it binds (overrides)
         "base_port": (int, 5600, None),              # tcp mode: stage ports from here

@@ -165,24 +165,28 @@ class SlotRing:
         Returns the slot index, or None when waiting timed out (the caller retries
         or gives up, so a stop request is never blocked for long).
         """
-        if wait:
-            deadline = time.monotonic() + timeout_s
-            pause = 0.0001
-            while True:
-                observed = int(self._released_low[0])
-                if seq - self.nslots <= self.released:
-                    break
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                if futex.AVAILABLE:
-                    futex.wait(self._released_addr, observed, min(left, 0.1))
-                else:
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.002)
+        if wait and not self.wait_released(seq - self.nslots, timeout_s):
+            return None
         slot = seq % self.nslots
         self._gen[slot] = -1
         return slot
+
+    def wait_released(self, seq: int, timeout_s: float) -> bool:
+        """Sleep until every message up to ``seq`` is released (True) or ``timeout_s`` passed (False)."""
+        deadline = time.monotonic() + timeout_s
+        pause = 0.0001
+        while True:
+            observed = int(self._released_low[0])
+            if seq <= self.released:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if futex.AVAILABLE:
+                futex.wait(self._released_addr, observed, min(left, 0.1))
+            else:
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)
 
     def view(self, slot: int, offset: int, shape, dtype) -> np.ndarray:
         dtype = np.dtype(dtype)

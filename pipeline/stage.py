@@ -125,6 +125,21 @@ class StageIO:
         self._seqs[stream] = seq + 1
         return {name: self._writer.array(name, shape, dtype) for name, (shape, dtype) in shapes.items()}
 
+    def wait_credit(self, window: int, stopping=lambda: False, timeout_s: float = 1.0,
+                    stream: str | None = None) -> bool:
+        """Wait until at most ``window - 1`` of the messages sent on ``stream``'s ring are still held
+        downstream (True), or ``timeout_s`` passed or a stop was asked (False: go on anyway, a stage
+        that died holding a slot must not stall this one). No ring yet or no shared memory: True."""
+        ring = self._rings.get(stream)
+        if ring is None:
+            return True
+        needed = self._seqs.get(stream, 0) - window       # released must reach this seq
+        deadline = time.monotonic() + timeout_s
+        while not ring.wait_released(needed, min(0.2, max(0.0, deadline - time.monotonic()))):
+            if stopping() or time.monotonic() >= deadline:
+                return False
+        return True
+
     def commit(self, arrays: dict[str, np.ndarray]) -> dict:
         """What to put in the outgoing envelope's ``arrays`` for what ``alloc`` gave."""
         if self._writer is None:

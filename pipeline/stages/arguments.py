@@ -45,7 +45,7 @@ def stage_arguments(spec: StageSpec) -> dict:
     if spec.kind == "capture":
         return {"stream": opts["stream"], "source_cfg": opts.get("source") or cfg["source"],
                 "index": opts.get("index", 0), "policy": spec.policy, "id_file": opts.get("id_file"),
-                "telemetry": opts.get("telemetry")}
+                "telemetry": opts.get("telemetry"), "inflight": cfg["transport"]["live_inflight"]}
     if spec.kind == "preprocess":
         return {"input_spec": from_card(card).spec,
                 "keep_frames": opts.get("keep_frames", False), "letterbox_in_inference": opts.get("letterbox_in_inference", False)}

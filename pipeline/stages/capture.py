@@ -2,7 +2,11 @@
 
 Frames are decoded (or rendered) straight into the slot when the source can,
 so the pixels are written once. Live sources drop on their own (their reader
-thread keeps the newest frame); the hop policy decides the rest.
+thread keeps the newest frame); the hop policy decides the rest. A live stream
+takes its next frame only once at most ``inflight - 1`` of its frames are still
+on their way to the engine (the inference stage releases them: pipeline/stages/
+preprocess.py passes the reference on), so a camera faster than the engine is
+thinned here, before its frames are copied, sent and letterboxed, not after.
 """
 from __future__ import annotations
 
@@ -20,14 +24,18 @@ log = logging.getLogger("streamdet.capture")
 
 
 class CaptureStage(Stage):
+    credit_timeout_s = 1.0     # a downstream stage that died holding a frame delays the next one this long at most
     def __init__(self, name: str, *, stream: str, source_cfg: dict, index: int = 0, policy: str = "wait",
-                 id_file: str | None = None, telemetry: str | None = None) -> None:
+                 id_file: str | None = None, telemetry: str | None = None, inflight: int = 1) -> None:
         """``source_cfg``: this stream's source settings; ``index``: its number (seeds);
         ``policy``: its own hop policy (wait: files, latest: live), carried on every frame;
-        ``id_file``: where frame ids persist across restarts; ``telemetry``: the supervisor's endpoint."""
+        ``id_file``: where frame ids persist across restarts; ``telemetry``: the supervisor's endpoint;
+        ``inflight``: a live stream's frames on their way to the engine at most (0: no limit)."""
         super().__init__(name)
+        if isinstance(inflight, bool) or not isinstance(inflight, int) or inflight < 0:
+            raise ValueError(f"transport.live_inflight must be an integer >= 0, got {inflight!r}")
         self.stream, self.source_cfg, self.index, self.policy = stream, source_cfg, index, policy
-        self.id_file, self.telemetry = id_file, telemetry
+        self.id_file, self.telemetry, self.inflight = id_file, telemetry, inflight
 
     def setup(self, io: StageIO) -> None:
         super().setup(io)
@@ -43,7 +51,10 @@ class CaptureStage(Stage):
 
     def run(self) -> None:
         io = self.io
+        paced_by_engine = self.inflight > 0 and self.policy == "latest" and self.source.live
         while not self.stopping and not self._limit_reached():
+            if paced_by_engine:        # the frame read next is the newest once the engine can take it
+                io.wait_credit(self.inflight, lambda: self.stopping, self.credit_timeout_s)
             h, w = self.source.frame_shape
             arrays = io.alloc({"frame": ((h, w, 3), np.uint8)}, lambda: self.stopping)
             if arrays is None:
@@ -63,6 +74,8 @@ class CaptureStage(Stage):
             env.stamp("capture", frame.capture_ts, t_out)   # from acquisition (live: grab) to send: no pacing waits
             env.meta["counts"] = {self.name: self._counts()}
             env.meta["policy"] = self.policy           # this stream's own: wait (files) or latest (live)
+            if paced_by_engine:                        # hold this slot until the engine is done (preprocess.py)
+                env.meta["credit"] = True
             if self.ids is not None:                   # before sending: a kill in between skips an id, never repeats one
                 self.ids.write(frame_id)
             io.sender.send(env, lambda: self.stopping)

@@ -7,6 +7,11 @@ pixels once), and under the newest-frame policy only the frames it runs. Either 
 carries the typed ``Letterbox`` the postprocess stage maps results back with.
 The frame itself goes on to the sink when ``keep_frames`` (a video sink, a side
 branch) or while its stream is watched in the live preview (``preview`` control).
+Otherwise the slot of a frame whose capture waits for it (``meta.credit``: a live
+camera) goes on as ``credit``, a reference nobody reads: the inference stage
+releases it once it ran (or dropped) the frame, which is when the capture stage
+may take its stream's next frame (pipeline/stages/capture.py). Other captures
+reuse their slots at once, so theirs are released here, as before.
 """
 from __future__ import annotations
 
@@ -17,7 +22,10 @@ from engines.core.spec import PreprocessSpec
 from engines.detect import prepare
 from pipeline.messages import Envelope
 from pipeline.preview_protocol import WATCH_KIND, PreviewMessageError, parse_watch
+from pipeline.shm import SlotRef
 from pipeline.stage import Stage
+
+CREDIT = "credit"      # the capture slot a live frame holds until the inference stage is done with it
 
 
 class PreprocessStage(Stage):
@@ -52,5 +60,7 @@ class PreprocessStage(Stage):
         out.arrays = self.io.commit(arrays)
         if self.keep_frames or env.stream in self.watched:
             out.arrays["frame"] = env.arrays["frame"]
+        elif env.meta.get("credit") is True and self.io.local_output and isinstance(env.arrays["frame"], SlotRef):
+            out.arrays[CREDIT] = env.arrays["frame"]
         out.letterbox = box
         return out
