@@ -20,6 +20,7 @@ from pipeline.stage import Stage, StageIO, StageSpec
 from pipeline.stages import capture as capture_module
 from pipeline.stages.capture import CaptureStage
 from pipeline.stages.preprocess import CREDIT, PreprocessStage
+from tests.helpers.wait import wait_until
 from tests.pipeline.stages.test_stages import SPEC
 
 
@@ -48,15 +49,6 @@ def collecting(io: StageIO) -> list:
     sent = []
     io.sender.send = lambda env, stopping=lambda: False: sent.append(env) or True
     return sent
-
-
-def wait_for(condition, timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 @pytest.fixture
@@ -91,12 +83,12 @@ def capture(monkeypatch, request):
 
 def test_a_live_capture_sends_its_next_frame_only_once_the_last_is_released(capture):
     stage, io, sent = capture(inflight=1)
-    assert wait_for(lambda: len(sent) >= 1)
+    wait_until(lambda: len(sent) >= 1, 10, "1 frame(s) sent")
     time.sleep(0.3)
     assert len(sent) == 1                   # the camera had many more; none was copied or sent
     ring = SlotRing.attach(sent[0].arrays["frame"].ring)
     ring.release(sent[0].arrays["frame"].seq)    # what the inference stage does when the frame ran
-    assert wait_for(lambda: len(sent) >= 2)
+    wait_until(lambda: len(sent) >= 2, 10, "2 frame(s) sent")
     time.sleep(0.3)
     assert len(sent) == 2 and stage.source.next_id == 2   # read only when it could go: nothing copied to waste
     assert all(env.meta["credit"] is True for env in sent)
@@ -105,21 +97,21 @@ def test_a_live_capture_sends_its_next_frame_only_once_the_last_is_released(capt
 
 def test_inflight_two_lets_two_frames_be_on_their_way(capture):
     _, _, sent = capture(inflight=2)
-    assert wait_for(lambda: len(sent) >= 2)
+    wait_until(lambda: len(sent) >= 2, 10, "2 frame(s) sent")
     time.sleep(0.3)
     assert len(sent) == 2
 
 
 def test_inflight_zero_sends_every_frame_as_before(capture):
     _, _, sent = capture(inflight=0)
-    assert wait_for(lambda: len(sent) >= 20)
+    wait_until(lambda: len(sent) >= 20, 10, "20 frame(s) sent")
     assert "credit" not in sent[0].meta
 
 
 def test_a_paced_source_that_is_not_live_reuses_its_slots_at_once(capture):
     """The synthetic camera of the default run (newest frame wins, but not live): unchanged."""
     _, _, sent = capture(inflight=1, live=False)
-    assert wait_for(lambda: len(sent) >= 20)
+    wait_until(lambda: len(sent) >= 20, 10, "20 frame(s) sent")
     assert "credit" not in sent[0].meta
 
 
