@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from pipeline import config
-from pipeline.bench.cpu_usage import CpuWindow
+from pipeline.bench.cpu_usage import CpuWindow, process_cpu_s
 from pipeline.bench.machine import machine_info
 from pipeline.supervisor import Supervisor
 
@@ -58,7 +58,6 @@ def _clip(args, size: tuple[int, int], fps: int) -> Path | None:
 
 
 def _cameras_cpu_s(servers: list) -> float:
-    from pipeline.bench.cpu_usage import process_cpu_s
     return sum(process_cpu_s(s.process.pid) or 0.0 for s in servers)
 
 

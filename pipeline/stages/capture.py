@@ -25,6 +25,7 @@ log = logging.getLogger("streamdet.capture")
 
 class CaptureStage(Stage):
     credit_timeout_s = 1.0     # a downstream stage that died holding a frame delays the next one this long at most
+
     def __init__(self, name: str, *, stream: str, source_cfg: dict, index: int = 0, policy: str = "wait",
                  id_file: str | None = None, telemetry: str | None = None, inflight: int = 1) -> None:
         """``source_cfg``: this stream's source settings; ``index``: its number (seeds);
@@ -32,8 +33,6 @@ class CaptureStage(Stage):
         ``id_file``: where frame ids persist across restarts; ``telemetry``: the supervisor's endpoint;
         ``inflight``: a live stream's frames on their way to the engine at most (0: no limit)."""
         super().__init__(name)
-        if isinstance(inflight, bool) or not isinstance(inflight, int) or inflight < 0:
-            raise ValueError(f"transport.live_inflight must be an integer >= 0, got {inflight!r}")
         self.stream, self.source_cfg, self.index, self.policy = stream, source_cfg, index, policy
         self.id_file, self.telemetry, self.inflight = id_file, telemetry, inflight
 

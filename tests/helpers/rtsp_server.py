@@ -34,16 +34,18 @@ def launch_line(width: int, height: int, fps: int) -> str:
             f"rtph264pay name=pay0 pt=96 config-interval=1 )")
 
 
-def missing_elements(names: tuple[str, ...]) -> list[str]:
-    return [name for name in names if Gst.ElementFactory.find(name) is None]
+def missing_elements_reason(names: tuple[str, ...]) -> str | None:
+    """None when every element exists, else the failure naming the missing ones."""
+    missing = [name for name in names if Gst.ElementFactory.find(name) is None]
+    return f"missing GStreamer elements: {', '.join(missing)}" if missing else None
 
 
 def clip_factory(factory, clip: str, width: int, height: int, fps: int) -> str | None:
     """Set ``factory`` up to loop ``clip``; None, or why it cannot."""
     import rtsp_clip
-    missing = missing_elements(rtsp_clip.NEEDED_ELEMENTS)
-    if missing:
-        return f"missing GStreamer elements: {', '.join(missing)}"
+    missing = missing_elements_reason(rtsp_clip.NEEDED_ELEMENTS)
+    if missing is not None:
+        return missing
     try:
         units = rtsp_clip.encode(clip, width, height, fps)
         feeder = rtsp_clip.ClipFeeder(units, fps)
@@ -60,8 +62,7 @@ def serve(port: int, width: int, height: int, fps: int, clip: str | None = None)
     if clip:
         failed = clip_factory(factory, clip, width, height, fps)
     else:
-        missing = missing_elements(NEEDED_ELEMENTS)
-        failed = f"missing GStreamer elements: {', '.join(missing)}" if missing else None
+        failed = missing_elements_reason(NEEDED_ELEMENTS)
         factory.set_launch(launch_line(width, height, fps))
     if failed:
         print(f"FAILED {failed}", flush=True)

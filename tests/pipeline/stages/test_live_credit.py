@@ -57,6 +57,8 @@ def capture(monkeypatch, request):
     monkeypatch.setattr(capture_module, "make_source", lambda cfg, index: cameras.pop())
     prefix = f"streamdet-test-credit-{request.node.name[-20:]}-{time.monotonic_ns() % 10**6}"
 
+    started = []
+
     def start(inflight: int, live: bool = True):
         camera = EndlessCamera()
         camera.live = live
@@ -72,7 +74,6 @@ def capture(monkeypatch, request):
         started.append((stage, io, thread))
         return stage, io, sent
 
-    started = []
     yield start
     for stage, io, thread in started:
         stage.stopping = True
