@@ -13,12 +13,13 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
+
+from engines.core.cpu import cpu_label
 
 log = logging.getLogger("streamdet.threads")
 AUTO = "auto"
@@ -133,15 +134,8 @@ def file_digest(path: str | Path) -> str:
 
 
 def machine_key() -> str:
-    cpu = platform.processor()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}|cores={usable_cores()}"
+    """The CPU (family, model, stepping, vector extensions: engines/core/cpu.py) and the usable cores."""
+    return f"{cpu_label()}|cores={usable_cores()}"
 
 
 def cache_key(engine: str, model_id: str, extra: Iterable = ()) -> str:

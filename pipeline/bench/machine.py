@@ -5,15 +5,7 @@ import os
 import platform
 from importlib import metadata
 
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from engines.core.cpu import cpu_identity, cpu_label
 
 
 def gpu_name() -> str | None:
@@ -34,7 +26,9 @@ def machine_info() -> dict:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             continue
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "gpu": gpu_name(),
+    cpu = cpu_identity()
+    return {"cpu": cpu["model"], "cpu_id": cpu_label(cpu), "cpu_mhz": float(cpu["mhz"]) if cpu.get("mhz") else None, "cores": os.cpu_count(),
+            "gpu": gpu_name(),
             "python": platform.python_version(), "platform": platform.platform(), "versions": versions}
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 def _machine(result: dict) -> str:
     m = result["machine"]
-    return m["gpu"] or f"{m['cores']}-core {m['cpu'].split('@')[0].strip()}"
+    cpu = m.get("cpu_id") or m["cpu"]          # cpu_id: family, model, vector extensions (older files lack it)
+    return m["gpu"] or f"{m['cores']}-core {cpu.split('@')[0].strip()}"
 
 
 def pipeline_rows(results: dict[str, dict]) -> list[str]:
