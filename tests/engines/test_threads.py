@@ -173,3 +173,45 @@ def test_torch_auto_sets_the_calibrated_thread_count():
         assert TorchEngine(ToyDetector(), device="cpu", threads="auto").load().meta.cpu_budget["source"] == "cache"
     finally:
         torch.set_num_threads(before)
+
+
+def _calibrate_twice(monkeypatch, one_ms, all_ms):
+    """choose_budget twice on fake inferences of 1 thread: one_ms, 2 threads: all_ms -> (infos, calls)."""
+    clock = FakeClock()
+    monkeypatch.setattr(th.time, "perf_counter", clock)
+    monkeypatch.setattr(th, "usable_cores", lambda: 2)
+    made = []
+
+    def make_runner(budget):
+        made.append(budget)
+        return clock.runner(one_ms if budget.intra_op == 1 else all_ms)
+    infos = [th.choose_budget("onnxruntime", "m", (), th.ort_candidates(2), make_runner)[1] for _ in range(2)]
+    return infos, made
+
+
+def test_a_calibration_on_busy_cores_is_used_but_not_cached(monkeypatch, caplog):
+    """2 threads no faster than 1 on a 270 ms network: the cores were not free. Before, that choice
+    (1 thread) was cached and every later start ran at about half the speed of 2 threads."""
+    infos, made = _calibrate_twice(monkeypatch, one_ms=274.0, all_ms=279.0)
+    assert infos[0]["intra_op"] == 1 and infos[0]["cached"] is False and infos[0]["thread_scaling"] == 0.982
+    assert infos[1]["source"] == "calibrated"                  # the next start measures again
+    assert len(made) == 8 and not list(th.cache_dir().glob("*.json"))
+    assert "cores were busy while calibrating" in caplog.text
+
+
+def test_a_calibration_that_scales_is_cached(monkeypatch):
+    infos, made = _calibrate_twice(monkeypatch, one_ms=268.0, all_ms=145.0)
+    assert infos[0]["intra_op"] == 2 and infos[0]["cached"] is True and infos[0]["thread_scaling"] == 1.848
+    assert infos[1]["source"] == "cache" and len(made) == 4
+
+
+def test_a_tiny_network_that_does_not_scale_is_still_cached(monkeypatch):
+    infos, made = _calibrate_twice(monkeypatch, one_ms=0.8, all_ms=0.9)
+    assert infos[0]["intra_op"] == 1 and infos[0]["cached"] is True and infos[1]["source"] == "cache"
+
+
+def test_thread_scaling_takes_each_count_at_its_better_spinning():
+    timings = {"1 thread(s), spinning off": 70.0, "1 thread(s), spinning on": 60.0,
+               "2 thread(s), spinning off": 40.0, "2 thread(s), spinning on": 30.0}
+    assert th.thread_scaling(th.ort_candidates(2), timings) == 2.0
+    assert th.thread_scaling([CpuBudget(1)], {"1 thread(s), spinning off": 5.0}) is None
