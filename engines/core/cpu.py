@@ -1,7 +1,7 @@
 """Which CPU this is, in more words than its brand string.
 
 Cloud VMs report one "model name" ("AMD EPYC") for parts years apart: this
-project's 2-core VMs of that name ran the shipped model's inference 10x apart
+project's 2-core VMs of that name ran the shipped model's inference ~9x apart
 (benchmarks/results/cpu2-epyc-2026-12-03 and -zen1-2026-12-04). So a CPU
 budget calibrated on one must not be reused on the other, and a benchmark must
 say which it ran on: the family, model and stepping, and the vector extensions
