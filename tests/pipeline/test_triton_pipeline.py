@@ -43,7 +43,11 @@ def messages(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     require_triton()
-    serve = ServeProcess("--max-batch", "4", "--max-queue-delay-us", "20000",
+    # 100 ms: longer than a paced run's 33 ms between frames, so a request of one pipeline always waits
+    # for the other's next one. With 20 ms the two 30 FPS runs batched only when their frame clocks
+    # happened to lie within 20 ms of each other: on a slow 2-core VM (2026-12-04) 122 requests ran as
+    # 122 executions, the runs' phases apart and their start-ups seconds apart.
+    serve = ServeProcess("--max-batch", "4", "--max-queue-delay-us", "100000",
                          log=tmp_path_factory.mktemp("serve") / "serve.log").start()
     yield serve
     serve.stop()
