@@ -9,7 +9,8 @@
 # is skipped. The peer's YOLOv8n exports are made once (a few minutes of training on the synthetic
 # camera; --quick exports the untrained model) into ~/.cache/streamdet/peer/models/. Peer environment:
 #   python3 -m venv /work/peer-venv && /work/peer-venv/bin/pip install ultralytics-opencv-headless==8.4.190 \
-#     "onnxruntime==$(grep -oP '^onnxruntime==\K.*' .ci/constraints.txt)"
+#     "onnxruntime==$(grep -oP '^onnxruntime==\K.*' .ci/constraints.txt)" \
+#     "onnx==$(grep -oP '^onnx==\K.*' .ci/constraints.txt)" onnxslim==0.1.98   # for its ONNX export
 set -euo pipefail
 
 main() {   # one function: bash parses it whole, so editing this file mid-run is harmless

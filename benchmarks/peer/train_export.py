@@ -6,6 +6,7 @@ Run ONLY with the peer interpreter (Ultralytics is AGPL; streamdet never imports
 Writes OUT_DIR/yolov8n-320.onnx and OUT_DIR/yolov8n-640.onnx (opset: Ultralytics' default).
 --epochs 0 exports the randomly initialised model (scores then mean nothing).
 --weights PT exports that checkpoint without training (DATA_YAML is then ignored).
+--init PT trains on from that checkpoint's weights instead of from scratch (more epochs on a slow machine).
 --dynamic exports a dynamic batch (and height/width) axis, as yolov8n-SIZE-dynamic.onnx: Ultralytics'
 multi-stream predictor then runs all K streams in one call of batch K; with a fixed batch-1 export it
 runs them one image at a time (AutoBackend splits the batch), and so does streamdet's engine.
@@ -26,6 +27,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--imgsz", type=int, default=320)
     parser.add_argument("--weights", help="export this .pt instead of training")
+    parser.add_argument("--init", help="train on from this .pt instead of yolov8n.yaml")
     parser.add_argument("--dynamic", action="store_true", help="dynamic batch axis (file name ends -dynamic)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[320, 640])
     args = parser.parse_args()
@@ -35,7 +37,7 @@ def main() -> int:
     if args.weights:
         model = YOLO(args.weights)
     else:
-        model = YOLO("yolov8n.yaml")
+        model = YOLO(args.init or "yolov8n.yaml")
         if args.epochs > 0:
             model.train(data=args.data, epochs=args.epochs, time=args.minutes / 60, imgsz=args.imgsz, batch=16,
                         device="cpu", workers=0, project=str(out / "train"), name="run", exist_ok=True,
