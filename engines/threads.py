@@ -184,7 +184,7 @@ def choose_budget(engine: str, model_id: str, extra: Iterable, candidates: list[
     t0 = time.perf_counter()
     best, timings = calibrate(candidates, make_runner)
     scaling = thread_scaling(candidates, timings)
-    busy = cores_were_busy(candidates, timings)
+    busy = cores_were_busy(candidates, timings, scaling)
     if not busy:
         store_cached(key, best, timings)
     info = {"threads": AUTO, "source": "calibrated", "cores": usable_cores(), **asdict(best),
@@ -211,14 +211,13 @@ def thread_scaling(candidates: list[CpuBudget], timings: dict[str, float]) -> fl
     return round(by_threads[1] / by_threads[most], 3)
 
 
-def cores_were_busy(candidates: list[CpuBudget], timings: dict[str, float]) -> bool:
+def cores_were_busy(candidates: list[CpuBudget], timings: dict[str, float], scaling: float | None) -> bool:
     """A calibration not to keep: a network slow enough for threads to pay (one thread took at least
-    BUSY_CHECK_MIN_MS) that ran less than MIN_THREAD_SCALING times faster on all cores. Measured on
-    2-core VMs: YOLOv8n 320/640 and the shipped model scaled 1.3-1.9x on free cores and 1.11x beside
-    a process that kept one core busy; one calibration of YOLOv8n 640 in a slow spell of the VM timed
+    BUSY_CHECK_MIN_MS) that ran less than MIN_THREAD_SCALING times faster on all cores (``scaling``, from
+    thread_scaling). Measured on 2-core VMs: YOLOv8n 320/640 and the shipped model scaled 1.3-1.9x on free cores and
+    1.11x beside a process that kept one core busy; one calibration of YOLOv8n 640 in a slow spell of the VM timed
     2 threads at 0.98x of 1, and its cached choice (1 thread) then ran every later start at about half
     the speed of 2 threads. Tiny networks (ms per call) may not scale at all: they are not judged."""
-    scaling = thread_scaling(candidates, timings)
     one_thread = min((timings[c.label()] for c in candidates if c.intra_op == 1), default=0.0)
     return scaling is not None and one_thread >= BUSY_CHECK_MIN_MS and scaling < MIN_THREAD_SCALING
 

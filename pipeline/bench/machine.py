@@ -27,9 +27,10 @@ def machine_info() -> dict:
         except metadata.PackageNotFoundError:
             continue
     cpu = cpu_identity()
-    return {"cpu": cpu["model"], "cpu_id": cpu_label(cpu), "cpu_mhz": float(cpu["mhz"]) if cpu.get("mhz") else None, "cores": os.cpu_count(),
-            "gpu": gpu_name(),
-            "python": platform.python_version(), "platform": platform.platform(), "versions": versions}
+    mhz = float(cpu["mhz"]) if cpu.get("mhz") else None
+    return {"cpu": cpu["model"], "cpu_id": cpu_label(cpu), "cpu_mhz": mhz, "cores": os.cpu_count(),
+            "gpu": gpu_name(), "python": platform.python_version(), "platform": platform.platform(),
+            "versions": versions}
 
 
 def machine_slug(info: dict) -> str:

@@ -54,7 +54,8 @@ def _fake_cpuinfo(monkeypatch, text):
 
 @pytest.mark.parametrize("other", [ZEN4, ZEN1.replace("stepping\t: 2", "stepping\t: 0")])
 def test_thread_cache_key_differs_between_cpus_of_one_brand_string(monkeypatch, other):
-    """A CPU budget calibrated on one 'AMD EPYC' was reused on another, ~5x slower one (the bug)."""
+    """Before, the key held only the brand string: a budget calibrated on one 'AMD EPYC' would have been
+    reused on another of that name, ~5x slower (the bug)."""
     _fake_cpuinfo(monkeypatch, ZEN1)
     key_a, cache_a = threads.machine_key(), threads.cache_key("onnxruntime", "model-digest")
     _fake_cpuinfo(monkeypatch, other)
