@@ -34,10 +34,10 @@ Unmatched high-score detections start tracks; tracks unseen for more than
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from engines.core.detections import Detections
 from pipeline.tracking import kalman
+from pipeline.tracking.assignment import linear_sum_assignment
 from pipeline.tracking.base import UNCONFIRMED, IdSource, box_iou, counter
 
 TENTATIVE, TRACKED, LOST = 0, 1, 2
