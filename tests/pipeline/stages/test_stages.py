@@ -1,5 +1,6 @@
 """Each stage's ``process`` built from plain constructor arguments: no YAML, supervisor or sockets."""
 import json
+import time
 
 import cv2
 import numpy as np
@@ -171,11 +172,58 @@ def test_a_lone_frame_right_after_a_run_waits_its_turn_side_by_side():
     """Busy (no idle time since the last result): a lone frame must not take the two-thread session."""
     stage = attached(InferenceStage("inference", card=CARD, engine={**ENGINE, "parallel": 2}))
     pre = attached(PreprocessStage("preprocess", input_spec=SPEC))
-    stage._lone_s = 3600.0                         # a main-session run takes longer than the stage was idle
+    stage._lone_s, stage._lone_at = 3600.0, time.time()   # a fresh estimate: a main-session run is slow
     stage._start([pre.process(frame_envelope(0))])
     assert len(stage.flight) == 1 and not stage.io.sender.sent
     stage.drain()
     assert [e.frame_id for e in stage.io.sender.sent] == [0]
+    stage.close()
+
+
+def paced(stage, gap_s: float, lone_s: float) -> None:
+    """As if frames had come ``gap_s`` apart and a main-session run had just been timed at ``lone_s``."""
+    now = time.time()
+    stage._gap_s, stage._last_arrival = gap_s, now - gap_s
+    stage._lone_s, stage._lone_at = lone_s, now
+    stage._idle_since = now          # the rule before: its last result has just left (no idle time)
+
+
+def test_frames_at_a_cameras_pace_take_the_main_session_right_after_a_result():
+    """Frames 3 main-session runs apart: it keeps up alone, at its lower latency. The rule
+    before wanted an idle spell of two main-session runs since the last result, which never came where a
+    side-by-side run takes most of a frame interval: one 30 FPS camera ran every frame on one thread
+    (tiny YOLO on 2026-12-04's VM: e2e p50 35 ms against 22 on the main session). This failed then."""
+    stage = attached(InferenceStage("inference", card=CARD, engine={**ENGINE, "parallel": 2}))
+    pre = attached(PreprocessStage("preprocess", input_spec=SPEC))
+    env = pre.process(frame_envelope(0))
+    paced(stage, gap_s=3.0, lone_s=1.0)              # the same ratio in seconds: no timing in the test
+    stage._start([env])
+    assert not stage.flight and [e.frame_id for e in stage.io.sender.sent] == [0]
+    stage.close()
+
+
+def test_frames_closer_than_the_main_session_serves_them_go_side_by_side():
+    stage = attached(InferenceStage("inference", card=CARD, engine={**ENGINE, "parallel": 2}))
+    pre = attached(PreprocessStage("preprocess", input_spec=SPEC))
+    env = pre.process(frame_envelope(0))
+    paced(stage, gap_s=0.5, lone_s=1.0)
+    stage._start([env])
+    assert len(stage.flight) == 1 and not stage.io.sender.sent
+    stage.drain()
+    stage.close()
+
+
+def test_an_old_estimate_of_the_main_session_is_measured_again():
+    """A first run slowed by start-up must not bar the main session for good: after 2 s without a lone
+    run one more goes there, and its time replaces the estimate."""
+    stage = attached(InferenceStage("inference", card=CARD, engine={**ENGINE, "parallel": 2}))
+    pre = attached(PreprocessStage("preprocess", input_spec=SPEC))
+    env = pre.process(frame_envelope(0))
+    paced(stage, gap_s=0.5, lone_s=3600.0)
+    stage._lone_at = time.time() - 10.0
+    stage._start([env])
+    assert not stage.flight and [e.frame_id for e in stage.io.sender.sent] == [0]
+    assert 0 < stage._lone_s < 60
     stage.close()
 
 
@@ -188,7 +236,7 @@ def test_under_latest_a_waiting_frame_is_replaced_by_a_newer_one_of_its_stream()
         env = pre.process(frame_envelope(frame_id))
         env.stream, env.meta["policy"] = stream, "latest"
         return env
-    stage._lone_s = 3600.0
+    stage._lone_s, stage._lone_at = 3600.0, time.time()
     stage._start([live(0, "a"), live(1, "b"), live(2, "c"), live(3, "d")])   # 2 run, 2 wait
     stage._start([live(4, "c"), live(5, "d")])     # newer frames of c and d replace the waiting ones
     assert [(e.stream, e.frame_id) for e in stage._pending] == [("c", 4), ("d", 5)]
