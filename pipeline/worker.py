@@ -47,6 +47,19 @@ def _die_with_parent() -> None:
         pass
 
 
+def _let_the_fork_server_go() -> None:
+    """multiprocessing hands every process forked from its fork server the server's 'alive' pipe, so the
+    server runs while any of them does, and PR_SET_PDEATHSIG (the server is their parent) never fired:
+    with every stage forked, a SIGKILLed supervisor left them all running (tests/test_cli_shutdown.py).
+    Closed here, the server exits once the supervisor is gone, and this stage gets its SIGTERM."""
+    from multiprocessing import forkserver
+    server = forkserver._forkserver          # the module's singleton; no public API for this
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is not None:
+        server._forkserver_alive_fd = None
+        os.close(fd)
+
+
 def name_process(stage: str) -> None:
     """``sd:<stage>`` in top, ps -L and /proc/<pid>/comm (15 bytes at most), instead of 'python'
     for every stage; threads started afterwards (the engine's) inherit it."""
@@ -60,6 +73,7 @@ def stage_main(spec: StageSpec, run_dir: str, log_level: str = "INFO", standby: 
     """``standby``: set up (model loaded) but bind nothing until the supervisor sends SIGUSR1
     (pipeline/standby.py); it then takes over from a stage that died."""
     _die_with_parent()
+    _let_the_fork_server_go()
     name_process(spec.name)
     logging.basicConfig(level=log_level, stream=sys.stderr,
                         format=f"%(asctime)s {spec.name} %(levelname)s %(message)s")

@@ -58,6 +58,10 @@ def wait_gone(pids: dict[str, tuple[int, int | None]], timeout: float) -> dict[s
         time.sleep(0.1)
 
 
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def start_streaming(cli_processes) -> tuple[CliProcess, dict, Path, str, str]:
     """A run with no frame limit, waited on until a subscriber got one message."""
     endpoint = free_endpoint()
@@ -95,6 +99,20 @@ def test_ctrl_c_to_the_whole_process_group_stops_cleanly(cli_processes):
     assert wait_gone(pids, 2) == {}
     assert list(SHM_DIR.glob(f"{prefix}-*")) == [] and not run_dir.exists()
     assert "Traceback" not in cli.stderr, cli.stderr
+
+
+def test_sigkill_of_the_supervisor_alone_takes_every_stage_and_the_fork_server(cli_processes):
+    """Every stage forks from the fork server, which multiprocessing keeps alive while any process it
+    forked holds its 'alive' pipe; until the stages closed theirs, a SIGKILLed supervisor left them all
+    running (their parent, the server, never exited)."""
+    cli, pids, run_dir, _, _ = start_streaming(cli_processes)
+    parents = {parent_of(pid) for pid, _ in pids.values()}
+    assert len(parents) == 1 and cli.proc.pid not in parents, parents
+    forkserver = snapshot({"fork server": parents.pop()})
+    os.kill(cli.proc.pid, signal.SIGKILL)
+    cli.proc.wait(5)
+    assert wait_gone({**pids, **forkserver}, 5) == {}, "outlived a supervisor killed with SIGKILL"
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def test_sigkill_of_the_supervisor_takes_the_stages_and_next_run_removes_segments(cli_processes):
