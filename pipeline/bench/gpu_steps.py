@@ -34,19 +34,24 @@ def plan_env(out: Path) -> dict:
     return {"torch": torch.__version__, "cupy": _version("cupy"), "onnxruntime_providers": _ort_providers()}
 
 
-def step_fp16(out: Path) -> dict:
+def held_out_map(model: str, device: str, half: bool, frames: int = EVAL_FRAMES) -> dict:
+    """Held-out COCO box metrics of the shipped tiny ``model`` on the torch engine (evaluate's batch)."""
     from engines.detectors import make_detector
     from engines.select import make_engine
-    from engines.training.evaluate import evaluate
+    from engines.training.evaluate import BATCH, evaluate
     from pipeline.sources.synthetic import SyntheticScene
+    engine = make_engine("torch", make_detector(model, None, "tiny"), device=device, half=half, max_batch=BATCH)
+    try:
+        return evaluate(model, size="tiny", seed=HELD_OUT_SEED, frames=frames, engine=engine,
+                        scenes=SyntheticScene)["bbox"]
+    finally:
+        engine.close()
+
+
+def step_fp16(out: Path) -> dict:
     rows = {}
     for model in ("yolo", "centernet"):
-        metrics = {}
-        for label, half in (("fp32", False), ("fp16", True)):
-            engine = make_engine("torch", make_detector(model, None, "tiny"), device=DEVICE, half=half)
-            metrics[label] = evaluate(model, size="tiny", seed=HELD_OUT_SEED, frames=EVAL_FRAMES,
-                                      engine=engine, scenes=SyntheticScene)["bbox"]
-            engine.close()
+        metrics = {label: held_out_map(model, DEVICE, half) for label, half in (("fp32", False), ("fp16", True))}
         drop = {k: round(metrics["fp32"][k] - metrics["fp16"][k], 4) for k in ("mAP", "mAP50")}
         rows[model] = {**metrics, "fp32_minus_fp16": drop,
                        "within_0.01": all(abs(v) <= 0.01 for v in drop.values())}

@@ -92,3 +92,11 @@ def test_bench_suite_gpu_without_a_gpu_is_a_one_line_error(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "run_pipeline.py"), "bench", "--suite", "gpu",
                            "--out", str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "no CUDA GPU" in done.stderr
+
+
+def test_the_fp16_steps_engine_takes_evaluates_batches():
+    """On the H200 (2026-12-04) the fp16 step built a batch-1 torch engine and evaluate sent it
+    batches of 8 (ValueError); the same code path on the CPU, fp32, 9 frames (a batch of 8 and one of 1)."""
+    from pipeline.bench.gpu_steps import held_out_map
+    metrics = held_out_map("yolo", "cpu", half=False, frames=9)
+    assert metrics["mAP50"] > 0.3, metrics
