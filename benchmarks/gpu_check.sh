@@ -21,7 +21,7 @@ case "${1:-}" in
   *) echo "gpu_check: unknown argument '$1' (usage: bash benchmarks/gpu_check.sh [--dry-run])" >&2; exit 2 ;;
 esac
 # The device image lacks these distributions (and the test extra's jsonschema family).
-WHEELS_NEEDED="pyzmq pycocotools jsonschema jsonschema_specifications referencing rpds_py"
+WHEELS_NEEDED="pyzmq pycocotools starlette uvicorn jsonschema jsonschema_specifications referencing rpds_py"
 # step name, seconds allowed (sum 460 s: with the wheel install the call stays under 8 minutes)
 STEPS="env:20 pytest:120 fp16:60 nms:45 pipeline:150 maskrcnn:60 summary:5"
 

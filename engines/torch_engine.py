@@ -9,6 +9,7 @@ removes the per-layer launch cost for the fixed shapes a video pipeline sees.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -16,15 +17,22 @@ import numpy as np
 from engines.base import Engine, EngineMeta, EngineUnavailable, to_device_array
 from engines.threads import AUTO, CpuBudget, choose_budget, file_digest, torch_candidates
 
+log = logging.getLogger(__name__)
+
 
 class TorchEngine(Engine):
     name = "torch"
 
     def __init__(self, detector, *, device: str = "auto", half: bool = False, max_batch: int = 1,
-                 threads: int | str = 1, compile: bool | str = False, cuda_graph: bool = False) -> None:
+                 threads: int | str = 1, compile: bool | str = False, cuda_graph: bool | str = False) -> None:
+        """``cuda_graph``: True, False or 'auto' (on CUDA, uncompiled, for a detector with fixed
+        shapes; a capture that fails falls back to eager with a warning)."""
         super().__init__(detector, device=device, half=half, max_batch=max_batch, threads=threads)
+        if cuda_graph not in (True, False, "auto"):
+            raise ValueError(f"torch engine: cuda_graph must be true, false or 'auto', got {cuda_graph!r}")
         self.compile = compile
-        self.cuda_graph = bool(cuda_graph)
+        self.cuda_graph = cuda_graph          # resolved to a bool at load
+        self._graph_auto = cuda_graph == "auto"
         self.module = None
         self._dtype = None
         self._graphs: dict[tuple, tuple] = {}
@@ -86,9 +94,12 @@ class TorchEngine(Engine):
         return self.device
 
     def _maybe_compile(self, torch, module, device: str, notes: list[str]):
-        use_graph = self.cuda_graph and device != "cpu"
-        if self.cuda_graph and not use_graph:
-            notes.append("cuda_graph ignored on CPU")
+        if self._graph_auto:
+            use_graph = device != "cpu" and not self.compile and self.detector.graph_capturable
+        else:
+            use_graph = bool(self.cuda_graph) and device != "cpu"
+            if self.cuda_graph and not use_graph:
+                notes.append("cuda_graph ignored on CPU")
         self.cuda_graph = use_graph
         if not self.compile:
             if use_graph:
@@ -123,8 +134,23 @@ class TorchEngine(Engine):
         import torch
         x = self._to_tensor(batch)
         with torch.inference_mode():
-            raw = self._replay(x) if self.cuda_graph else self.module(x)
+            if not self.cuda_graph:
+                return self._name_outputs(self.module(x))
+            try:
+                raw = self._replay(x)
+            except Exception as exc:        # noqa: BLE001 - 'auto' must never stop a run
+                if not self._graph_auto:
+                    raise
+                self._stop_graphs(exc)
+                raw = self.module(x)
         return self._name_outputs(raw)
+
+    def _stop_graphs(self, exc: Exception) -> None:
+        """cuda_graph 'auto': the capture failed, so this engine runs eagerly from now on."""
+        self.cuda_graph, self._graphs = False, {}
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        self.meta.notes.append(f"CUDA graph capture failed, running eagerly ({reason})")
+        log.warning("torch engine (%s): CUDA graph capture failed, running eagerly: %s", self.detector.name, reason)
 
     def _name_outputs(self, raw) -> dict[str, Any]:
         outputs = (raw,) if hasattr(raw, "shape") else tuple(raw)

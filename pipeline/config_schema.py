@@ -46,7 +46,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "batch_wait_ms": (ANY_NUMBER, 2.0, None),
         "preprocess_on": (str, "auto", ("auto", "cpu", "gpu", "inference")),  # where frames are letterboxed (README)
         "compile": (bool, False, None),              # torch engine: torch.compile
-        "cuda_graph": (bool, False, None),           # torch engine: CUDA-graph replay for fixed shapes
+        "cuda_graph": ((bool, str), "auto", (True, False, "auto")),  # torch engine: CUDA-graph replay (auto: on CUDA)
         "tensorrt_ep": (bool, False, None),          # onnxruntime engine: try the TensorRT execution provider
         "url": (str, "127.0.0.1:8001", None),        # triton engine: server HOST:PORT (gRPC 8001, HTTP 8000)
         "model": (OPT_STR, None, None),              # triton engine: served model name (None: model.name)

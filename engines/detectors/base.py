@@ -29,6 +29,7 @@ class Detector:
     output_names: tuple[str, ...] = ("output0",)
     onnx_path: Path | None = None      # an ONNX file of this model (users' exports, shipped models)
     weights_path: Path | None = None   # the file the weights came from, for cache keys and logs
+    graph_capturable: bool = True      # fixed output shapes, no host syncs: cuda_graph 'auto' may capture it
 
     def has_torch_module(self) -> bool:
         """Whether ``build_module`` can work here (a network builder and torch installed)."""

@@ -65,6 +65,7 @@ def default_names(arch: Arch, num_classes: int) -> tuple[str, ...]:
 
 class TorchvisionDetector(Detector):
     card_type = "torchvision"
+    graph_capturable = False           # data-dependent shapes (proposals, kept boxes) and host syncs
 
     def __init__(self, name: str = "maskrcnn", size: str | None = None,
                  weights: str | Path | None = None, class_names: Sequence[str] | None = None,

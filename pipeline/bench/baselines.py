@@ -17,7 +17,7 @@ from engines.detectors import make_detector
 from engines.select import make_engine
 from pipeline.messages import Envelope
 from pipeline.run_plan import hop_policy
-from pipeline.stages.arguments import ENGINE_FLAGS, thresholds
+from pipeline.stages.arguments import engine_flags, thresholds
 from pipeline.schema import dumps, to_public
 from pipeline.sources.factory import make_source
 
@@ -26,7 +26,7 @@ def _detector_and_engine(cfg: dict, **options):
     model, eng = cfg["model"], cfg["engine"]
     if "spin" not in options and eng.get("spinning") is not None:
         options["spin"] = eng["spinning"]
-    options.update({flag: True for flag in ENGINE_FLAGS if eng.get(flag)})   # cuda_graph, compile, tensorrt_ep
+    options.update(engine_flags(eng))     # cuda_graph, compile, tensorrt_ep: as the pipeline's engine has them
     detector = make_detector(model["name"], model["weights"], model["size"])
     engine = make_engine(eng["name"], detector, device=eng["device"], half=eng["half"],
                          max_batch=eng["max_batch"], threads=eng["threads"], **options)

@@ -11,7 +11,7 @@ import torch
 from engines.base import EngineUnavailable
 from engines.onnx_export import export_onnx
 from engines.onnxruntime_engine import OnnxRuntimeEngine
-from tests.engines.engine_toys import (OnnxOnlyDetector, ToyDetector, assert_same_detections, clear_threshold,
+from tests.engines.engine_toys import (FP16_LOGIT_SCALE, OnnxOnlyDetector, ToyDetector, assert_same_detections, clear_threshold,
                                        random_batch, torch_reference)
 
 ATOL, RTOL = 1e-4, 1e-3
@@ -111,7 +111,7 @@ def test_gpu_io_binding_keeps_outputs_on_device(tmp_path):
 @pytest.mark.gpu
 @pytest.mark.skipif(not HAS_CUDA_EP, reason="needs onnxruntime-gpu")
 def test_gpu_matches_cpu_and_fp16_gives_the_same_detections(tmp_path):
-    detector, batch = ToyDetector(size=64), random_batch(1, size=64, seed=5)
+    detector, batch = ToyDetector(size=64, logit_scale=FP16_LOGIT_SCALE), random_batch(1, size=64, seed=5)
     cpu = _engine(detector, tmp_path).infer(batch)
     gpu = _engine(detector, tmp_path, device="cuda").infer(batch)
     np.testing.assert_allclose(gpu["output0"], cpu["output0"], rtol=RTOL, atol=1e-3)

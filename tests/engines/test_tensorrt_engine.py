@@ -16,7 +16,7 @@ from engines.base import EngineUnavailable
 from engines.onnx_export import export_onnx
 from engines.tensorrt_engine import (TRT_MISSING, TensorRTEngine, build_serialized_engine, engine_cache_key,
                                      tensorrt_installed)
-from tests.engines.engine_toys import (ToyDetector, assert_same_detections, clear_threshold, random_batch,
+from tests.engines.engine_toys import (FP16_LOGIT_SCALE, ToyDetector, assert_same_detections, clear_threshold, random_batch,
                                        torch_reference)
 
 TRT_USABLE = tensorrt_installed() and torch.cuda.is_available()
@@ -190,7 +190,7 @@ def test_real_engine_matches_pytorch(tmp_path, max_batch):
 @pytest.mark.gpu
 @pytest.mark.skipif(not TRT_USABLE, reason=TRT_MISSING)
 def test_real_fp16_engine_gives_the_same_detections(tmp_path):
-    detector, batch = ToyDetector(size=64), random_batch(1, size=64, seed=4)
+    detector, batch = ToyDetector(size=64, logit_scale=FP16_LOGIT_SCALE), random_batch(1, size=64, seed=4)
     reference = {"output0": torch_reference(detector, batch)[0]}
     threshold = clear_threshold(reference["output0"][0, 4:])
     engine = TensorRTEngine(detector, half=True, cache_root=tmp_path).load()

@@ -39,6 +39,7 @@ def test_shipped_configs_cover_the_uses():
     ("engine:\n  parallel: many\n", "engine.parallel: expected a positive integer or 'auto', got 'many'"),
     ("engine:\n  threads: 1.5\n", "engine.threads: expected int or str, got float 1.5"),
     ("engine:\n  half: 1\n", "engine.half: expected bool"),
+    ("engine:\n  cuda_graph: sometimes\n", "engine.cuda_graph: expected one of True, False, auto, got 'sometimes'"),
     ("source:\n  fps: true\n", "source.fps: expected int or float, got bool"),
     ("engine:\n  name: tensorflow\n", "engine.name: expected one of auto, torch"),
     ("model:\n  conf_threshold: 1.5\n", "model.conf_threshold: expected a number in [0, 1]"),
@@ -82,3 +83,13 @@ def test_an_unknown_key_with_a_newline_is_named_on_one_line():
     with pytest.raises(ConfigError) as caught:
         config.validate({"api": {"bad\nkey": None}}, "c.yaml")
     assert "\n" not in str(caught.value) and "'bad\\nkey'" in str(caught.value)
+
+
+def test_cuda_graph_defaults_to_auto_and_reaches_the_engine_as_given():
+    from pipeline.stages.arguments import engine_options
+    cfg = config.load(None)
+    assert cfg["engine"]["cuda_graph"] == "auto"
+    assert engine_options(cfg["engine"])["cuda_graph"] == "auto"
+    off = config.override(cfg, {"engine.cuda_graph": False})
+    assert "cuda_graph" not in engine_options(off["engine"])
+    assert engine_options(config.override(cfg, {"engine.cuda_graph": True})["engine"])["cuda_graph"] is True
