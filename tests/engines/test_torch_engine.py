@@ -185,3 +185,23 @@ def test_cuda_graph_auto_captures_on_cuda_and_matches_eager():
     auto = TorchEngine(ToyDetector(), device="cuda", max_batch=2, cuda_graph="auto").load()
     np.testing.assert_allclose(auto.infer(batch)["output0"], eager, rtol=1e-5, atol=1e-5)
     assert auto.cuda_graph is True and len(auto._graphs) == 1
+
+
+def test_warmup_with_cuda_graphs_runs_every_batch_size_so_none_is_captured_mid_run():
+    engine = TorchEngine(ToyDetector(), device="cpu", max_batch=4).load()
+    engine.cuda_graph = True                   # as on CUDA; _replay records instead of capturing
+    seen = []
+
+    def replay(x):
+        seen.append(x.shape[0])
+        return engine.module(x)
+    engine._replay = replay
+    engine.warmup(1)
+    assert seen == [1, 2, 3, 4]
+
+
+@pytest.mark.gpu
+def test_warmup_captures_a_graph_per_batch_size():
+    engine = TorchEngine(ToyDetector(), device="cuda", max_batch=3, cuda_graph=True).load()
+    engine.warmup(1)
+    assert sorted(shape[0] for shape, _ in engine._graphs) == [1, 2, 3]
