@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 TARGET_P50_MARGIN_MS = 5.0
 TARGET_P99_FACTOR = 2.5
 TARGET_STARTUP_S = 3.0
+WORST_SHOWN = 5
 
 
 def free_port() -> int:
@@ -44,7 +45,7 @@ def one_run(frames: int, cache: str | None, timeout_s: float = 300.0, extra_args
         env["STREAMDET_CACHE"] = cache
     cmd = [sys.executable, str(REPO / "run_pipeline.py"), "run", "--max-frames", str(frames),
            "--publish", endpoint, "--no-status", *extra_args]
-    totals, inference, first_s = [], [], None
+    totals, inference, first_s, latencies = [], [], None, []
     with Subscriber(endpoint, timeout_s=0.5) as sub:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -60,12 +61,21 @@ def one_run(frames: int, cache: str | None, timeout_s: float = 300.0, extra_args
                 first_s = time.perf_counter() - t0
             totals.append(message["latency_ms"]["total"])
             inference.append(message["latency_ms"]["inference"])
+            latencies.append((message["frame_id"], message["latency_ms"]))
             if watch is not None:
                 watch(len(totals), proc.pid)
         _, err = proc.communicate(timeout=60)
     if proc.returncode != 0 or not totals:
         raise RuntimeError(f"default run failed (exit {proc.returncode}): {err.strip()[-400:]}")
-    return latency_report(totals, inference, first_s, frames)
+    return {**latency_report(totals, inference, first_s, frames), "worst": worst_messages(latencies)}
+
+
+def worst_messages(latencies: list[tuple[int, dict]], count: int = WORST_SHOWN) -> list[dict]:
+    """The ``count`` slowest messages (frame id, arrival position, latency by stage): at 300 frames
+    the third of them is the p99, so they say whether start-up or the steady state makes it."""
+    ranked = sorted(range(len(latencies)), key=lambda i: -latencies[i][1]["total"])[:count]
+    return [{"frame_id": latencies[i][0], "position": i,
+             "latency_ms": {k: round(float(v), 2) for k, v in latencies[i][1].items()}} for i in ranked]
 
 
 def latency_report(totals: list[float], inference: list[float], startup_s: float | None, frames: int) -> dict:

@@ -34,6 +34,7 @@ class PostprocessStage(Stage):
         super().setup(io)
         if self.branch_endpoint:
             self.branch = BranchOffer(self.branch_cfg, self.branch_endpoint)
+        self.tracking.warm()        # SciPy's import (started when the bank was made) ends before the first frame
 
     def process(self, env: Envelope) -> Envelope | None:
         if env.letterbox is None:

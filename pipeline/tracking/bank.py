@@ -45,6 +45,11 @@ class TrackingBank:
             if stream is None or name == stream:
                 tracker.reset()
 
+    def warm(self) -> None:
+        """Block until the trackers' assignment solver is imported (the stage is ready after this)."""
+        from pipeline.tracking import assignment
+        assignment.wait_loaded()
+
 
 class NoTracking:
     """``tracker: {name: none}``: detections go out without track ids."""
@@ -53,6 +58,9 @@ class NoTracking:
         return None
 
     def track(self, env, dets: Detections) -> None:
+        return None
+
+    def warm(self) -> None:
         return None
 
 

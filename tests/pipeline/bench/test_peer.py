@@ -8,7 +8,7 @@ import cv2
 import pytest
 
 from pipeline.bench import peer
-from pipeline.bench.default_run import latency_report
+from pipeline.bench.default_run import latency_report, worst_messages
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -74,6 +74,12 @@ def test_latency_report_checks_the_targets():
     assert report["meets"] == {"p50": True, "p99": False, "startup": True}   # p99 30.99 > 2.5 x 10
     slow = latency_report(totals=[16.0] * 100, inference=[10.0] * 100, startup_s=3.5, frames=100)
     assert slow["meets"] == {"p50": False, "p99": True, "startup": False}
+
+
+def test_worst_messages_name_the_frames_that_make_the_tail():
+    latencies = [(i, {"inference": 7.0, "total": 11.0 + (i == 1) * 50 + (i == 40) * 9}) for i in range(100)]
+    worst = worst_messages(latencies, count=2)
+    assert [(w["frame_id"], w["position"], w["latency_ms"]["total"]) for w in worst] == [(1, 1, 61.0), (40, 40, 20.0)]
 
 
 @pytest.mark.parametrize("threads", ["0", "-3", "many"])

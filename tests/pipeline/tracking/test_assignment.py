@@ -64,3 +64,24 @@ def test_a_missing_scipy_fails_the_first_call_with_one_clear_error():
     """)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("ImportError: the tracker's assignment needs scipy")
+
+
+def test_the_postprocess_stage_is_set_up_only_once_scipy_is_imported():
+    """On the Xeon VM (2026-12-04) the default run's frames 0-2 came while the import still ran and
+    took 30-65 ms against 11 (postprocess 33-40 ms): they alone made the run's p99."""
+    done = run_python("""
+        import sys
+        from engines.detect import Thresholds
+        from pipeline import config
+        from pipeline.stages.postprocess import PostprocessStage
+        from pipeline.tracking import assignment
+        from pipeline.tracking.factory import make_tracking
+        from tests.pipeline.stages.test_stages import CARD, FakeIO
+        cfg = config.override(config.validate({}), {"tracker.name": "bytetrack"})
+        stage = PostprocessStage("postprocess", card=CARD, thresholds=Thresholds(), family="yolo",
+                                 tracking=make_tracking(cfg))
+        stage.setup(FakeIO())
+        print("loaded" if assignment._loaded.is_set() and "scipy.optimize" in sys.modules else "not yet")
+    """)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["loaded"]
