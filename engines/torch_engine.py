@@ -17,7 +17,7 @@ import numpy as np
 from engines.base import Engine, EngineMeta, EngineUnavailable, to_device_array
 from engines.threads import AUTO, CpuBudget, choose_budget, file_digest, torch_candidates
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("streamdet.engine")
 
 
 class TorchEngine(Engine):
