@@ -126,13 +126,16 @@ class Engine:
         return self._meta
 
     def warmup(self, iters: int = 3) -> None:
-        """Run a few zero batches of size 1 and max_batch (first calls allocate and tune)."""
+        """Run a few zero batches of each ``warmup_sizes()`` (first calls allocate and tune)."""
         meta = self.meta
-        sizes = sorted({1, meta.max_batch})
-        for size in sizes:
+        for size in self.warmup_sizes():
             zeros = np.zeros((size, *meta.input_shape), dtype=np.dtype(meta.dtype))
             for _ in range(max(1, iters)):
                 self.infer(zeros)
+
+    def warmup_sizes(self) -> list[int]:
+        """The batch sizes warm-up runs: 1 and max_batch."""
+        return sorted({1, self.meta.max_batch})
 
     # -- running -------------------------------------------------------------------------
     def infer(self, batch: Any) -> dict[str, np.ndarray]:

@@ -17,19 +17,19 @@ from engines.detectors import make_detector
 from engines.select import make_engine
 from pipeline.messages import Envelope
 from pipeline.run_plan import hop_policy
-from pipeline.stages.arguments import engine_flags, thresholds
+from pipeline.stages.arguments import engine_options, thresholds
 from pipeline.schema import dumps, to_public
 from pipeline.sources.factory import make_source
 
 
 def _detector_and_engine(cfg: dict, **options):
-    model, eng = cfg["model"], cfg["engine"]
-    if "spin" not in options and eng.get("spinning") is not None:
-        options["spin"] = eng["spinning"]
-    options.update(engine_flags(eng))     # cuda_graph, compile, tensorrt_ep: as the pipeline's engine has them
+    """The pipeline's engine (stages/arguments.engine_options), one batch at a time; ``options`` win."""
+    model = cfg["model"]
+    chosen = engine_options(cfg["engine"])
+    chosen.pop("parallel")               # the baselines run one batch at a time
+    chosen.update(options)
     detector = make_detector(model["name"], model["weights"], model["size"])
-    engine = make_engine(eng["name"], detector, device=eng["device"], half=eng["half"],
-                         max_batch=eng["max_batch"], threads=eng["threads"], **options)
+    engine = make_engine(chosen.pop("name"), detector, **chosen)
     engine.warmup()
     return detector, engine
 

@@ -45,7 +45,7 @@ def one_run(frames: int, cache: str | None, timeout_s: float = 300.0, extra_args
         env["STREAMDET_CACHE"] = cache
     cmd = [sys.executable, str(REPO / "run_pipeline.py"), "run", "--max-frames", str(frames),
            "--publish", endpoint, "--no-status", *extra_args]
-    totals, inference, first_s, latencies = [], [], None, []
+    first_s, latencies = None, []
     with Subscriber(endpoint, timeout_s=0.5) as sub:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -59,14 +59,14 @@ def one_run(frames: int, cache: str | None, timeout_s: float = 300.0, extra_args
                 continue
             if first_s is None:
                 first_s = time.perf_counter() - t0
-            totals.append(message["latency_ms"]["total"])
-            inference.append(message["latency_ms"]["inference"])
             latencies.append((message["frame_id"], message["latency_ms"]))
             if watch is not None:
-                watch(len(totals), proc.pid)
+                watch(len(latencies), proc.pid)
         _, err = proc.communicate(timeout=60)
-    if proc.returncode != 0 or not totals:
+    if proc.returncode != 0 or not latencies:
         raise RuntimeError(f"default run failed (exit {proc.returncode}): {err.strip()[-400:]}")
+    totals = [latency["total"] for _, latency in latencies]
+    inference = [latency["inference"] for _, latency in latencies]
     return {**latency_report(totals, inference, first_s, frames), "worst": worst_messages(latencies)}
 
 

@@ -25,15 +25,10 @@ ENGINE_KEYS = ("name", "device", "half", "max_batch", "threads", "parallel")
 ENGINE_FLAGS = ("compile", "cuda_graph", "tensorrt_ep")
 
 
-def engine_flags(engine_cfg: dict) -> dict:
-    """The flags that are set (True, or 'auto' for cuda_graph), as make_engine keyword arguments."""
-    return {key: engine_cfg[key] for key in ENGINE_FLAGS if engine_cfg.get(key)}
-
-
 def engine_options(engine_cfg: dict) -> dict:
     """make_engine keyword arguments from the ``engine`` section (flags only when set)."""
     options = {key: engine_cfg[key] for key in ENGINE_KEYS}
-    options.update(engine_flags(engine_cfg))
+    options.update({key: engine_cfg[key] for key in ENGINE_FLAGS if engine_cfg.get(key)})   # True, or cuda_graph 'auto'
     if engine_cfg.get("spinning") is not None:     # null: the engine measures it (threads auto) or keeps it off
         options["spin"] = engine_cfg["spinning"]
     return options
